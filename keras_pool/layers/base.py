@@ -1,0 +1,148 @@
+"""The two bases every keras_pool layer stands on: windowed and global pooling.
+
+They hold the argument checks, the config and the output shapes; a concrete
+layer only says which `keras_pool.ops` function pools (`_pool`).
+"""
+
+import keras
+
+from keras_pool import ops as pool_ops
+
+
+class BasePooling(keras.layers.Layer):
+    """Windowed pooling with the arguments of `keras.layers.MaxPooling2D`.
+
+    Subclasses set `rank` (1, 2 or 3) and implement `_pool(inputs, training)`.
+    """
+
+    rank = None
+
+    def __init__(
+        self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.pool_size = pool_ops.normalize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = (
+            self.pool_size
+            if strides is None
+            else pool_ops.normalize_tuple(strides, self.rank, "strides")
+        )
+        self.padding = pool_ops.normalize_padding(padding)
+        self.data_format = pool_ops.normalize_data_format(data_format)
+        self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs, training=None):
+        return self._pool(inputs, bool(training))
+
+    def _pool(self, inputs, training):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.data_format == "channels_last":
+            spatial = input_shape[1:-1]
+        else:
+            spatial = input_shape[2:]
+        out = []
+        for n, k, s in zip(spatial, self.pool_size, self.strides):
+            if n is None:
+                out.append(None)
+            elif self.padding == "same":
+                out.append((n + s - 1) // s)
+            else:
+                out.append(max((n - k) // s + 1, 0))
+        if self.data_format == "channels_last":
+            return (input_shape[0], *out, input_shape[-1])
+        return (input_shape[0], input_shape[1], *out)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "pool_size": self.pool_size,
+                "strides": self.strides,
+                "padding": self.padding,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+
+class BaseGlobalPooling(keras.layers.Layer):
+    """Global pooling with the arguments of `keras.layers.GlobalMaxPooling2D`.
+
+    Subclasses set `rank` and implement `_pool(inputs, training)`.
+    """
+
+    rank = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = pool_ops.normalize_data_format(data_format)
+        self.keepdims = bool(keepdims)
+        self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2)
+
+    def call(self, inputs, training=None):
+        return self._pool(inputs, bool(training))
+
+    def _pool(self, inputs, training):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.data_format == "channels_last":
+            if self.keepdims:
+                return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
+            return (input_shape[0], input_shape[-1])
+        if self.keepdims:
+            return (input_shape[0], input_shape[1]) + (1,) * self.rank
+        return (input_shape[0], input_shape[1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
+        return config
+
+
+class LpMixin:
+    """`p`, `normalize` and `trainable_p` for the Lp layers (windowed and global)."""
+
+    def _init_lp(self, p, normalize, trainable_p):
+        self.normalize = bool(normalize)
+        self.trainable_p = bool(trainable_p)
+        self.p_init = pool_ops.normalize_p(p)
+        if self.trainable_p:
+            if self.p_init == float("inf"):
+                raise ValueError(
+                    "`p` must be finite when `trainable_p=True`. Received: p=inf"
+                )
+            self.p = self.add_weight(
+                name="p",
+                shape=(),
+                initializer=keras.initializers.Constant(self.p_init),
+                constraint=AtLeastOne(),
+                trainable=True,
+            )
+        else:
+            self.p = self.p_init
+
+    def _lp_config(self):
+        return {"p": self.p_init, "normalize": self.normalize, "trainable_p": self.trainable_p}
+
+
+@keras.saving.register_keras_serializable(package="keras_pool")
+class AtLeastOne(keras.constraints.Constraint):
+    """Keeps a trainable `p` at or above 1 after each optimizer step."""
+
+    def __call__(self, w):
+        return keras.ops.maximum(w, keras.ops.cast(1.0, w.dtype))
+
+
+class StochasticMixin:
+    """`seed` for the stochastic layers: reproducible, fresh on every call."""
+
+    def _init_seed(self, seed):
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
