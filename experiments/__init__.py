@@ -1,0 +1,14 @@
+"""Experiment harness: train small CNNs with swappable pooling and compare them.
+
+Run `python -m experiments run configs/digits.toml`; see `experiments.__main__`.
+The modules follow the data flow config -> data -> models -> train -> metrics
+-> report, with `sweep` looping over variants and seeds.
+
+The harness uses the TensorFlow backend (tf.data and TFDS feed it), so the
+backend is chosen here, before anything imports Keras.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -125,7 +125,9 @@ def _restore_format(x, data_format):
 def _same_pads(length, size, stride):
     """Keras/TF "same" padding: (before, after), the extra cell at the end."""
     out = (length + stride - 1) // stride
-    total = ops.maximum((out - 1) * stride + size - length, 0)
+    total = (out - 1) * stride + size - length
+    # Python ints stay Python ints (jit needs static pads); dynamic dims use ops.
+    total = max(total, 0) if isinstance(total, int) else ops.maximum(total, 0)
     before = total // 2
     return before, total - before
 
@@ -294,10 +296,14 @@ def min_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
     strides = pool_size if strides is None else normalize_tuple(strides, rank, "strides")
     padding = normalize_padding(padding)
     data_format = normalize_data_format(data_format)
-    x = ops.convert_to_tensor(inputs)
-    return ops.negative(
-        ops.max_pool(ops.negative(x), pool_size, strides, padding, data_format)
-    )
+    # Pool channels_last: TensorFlow's CPU kernels have no channels_first 3D max
+    # pool, and no float16 one either, so 3D half-precision input pools in float32.
+    x = _channels_last(ops.convert_to_tensor(inputs), data_format)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if rank == 3:
+        x = ops.cast(x, _compute_dtype(x))
+    pooled = ops.max_pool(ops.negative(x), pool_size, strides, padding, "channels_last")
+    return ops.cast(_restore_format(ops.negative(pooled), data_format), dtype)
 
 
 def lp_pool(

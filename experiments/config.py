@@ -1,0 +1,340 @@
+"""Experiment configs: TOML files -> validated, frozen dataclasses.
+
+Public API
+----------
+``load(path) -> Config``
+    Read a TOML file and validate it.
+``read_toml(path) -> dict``
+    Just the parsed TOML (missing file or bad TOML -> ConfigError). A module
+    with its own section (e.g. tuning's ``[tune]``) pops it and passes the rest
+    to ``parse``.
+``parse(raw, source="config") -> Config``
+    Validate an already-parsed mapping.
+``ConfigError(ValueError)``
+    Bad input. ``str(err)`` is one line naming the key and the allowed values
+    (``configs/x.toml: variants[1].pooling: unknown value 'mx'; allowed: max,
+    avg, min, lp, stochastic``). ``python -m experiments`` turns it into exit
+    status 2.
+``from_mapping(cls, raw, where) -> cls``
+    Validate a mapping against any frozen dataclass whose fields are typed
+    ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]``,
+    ``tuple[float, ...]`` or ``X | None`` and made with ``option(...)``:
+    unknown keys, wrong types, values outside ``choices`` or ``[low, high]``
+    raise ConfigError. Reuse it for new sections.
+``Config.to_dict() -> dict``
+    Plain, TOML-shaped; ``parse(cfg.to_dict()) == cfg``.
+``Variant.label``
+    Short name of a (pooling, head, options) combination: ``max``,
+    ``lp-p3``, ``max+global_avg``; unique within a config, safe in file names.
+
+Schema (every key optional; defaults below)::
+
+    seeds = [0, 1, 2]          # one run per variant per seed
+    baseline = ""              # variant label for paired differences; "" = "max"
+    [data]    dataset="digits" data_dir="" download=false image_size=0
+              train_size=0 validation_split=0.1 normalize="unit" split_seed=0
+    [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
+    [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001
+              jit_compile=true distribution="none" verbose=1
+    [eval]    max_shift=4 consistency_pairs=5 batch_size=256
+    [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
+"""
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+
+from keras_pool import registry
+
+
+class ConfigError(ValueError):
+    """A bad config or bad command-line input; the message is one readable line."""
+
+
+def option(default, *, choices=None, low=None, high=None):
+    """A dataclass field with the checks `from_mapping` applies.
+
+    `choices` lists the allowed values; `low`/`high` bound numbers (each
+    element, for tuples).
+    """
+    return dataclasses.field(
+        default=default, metadata={"choices": choices, "low": low, "high": high}
+    )
+
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped")
+NORMALIZATIONS = ("unit", "standardize")
+OPTIMIZERS = ("adam", "sgd")
+DISTRIBUTIONS = ("none", "mirrored")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Which images, how many, and how they are scaled (see `experiments.data`)."""
+
+    dataset: str = option("digits", choices=DATASETS)
+    data_dir: str = ""  # TFDS folder; "" means $TFDS_DATA_DIR or ~/tensorflow_datasets
+    download: bool = False  # TFDS only: download when not prepared (needs internet)
+    image_size: int = option(0, low=0)  # square resize; 0 keeps the native size
+    train_size: int = option(0, low=0)  # images to fit on; 0 = all left after validation
+    validation_split: float = option(0.1, low=0.0, high=0.5)
+    normalize: str = option("unit", choices=NORMALIZATIONS)
+    split_seed: int = option(0, low=0)  # fixes the train subset and validation split
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The CNN family: one conv block per entry of `filters`, each followed by pooling."""
+
+    filters: tuple[int, ...] = option((16, 32), low=1)
+    kernel_size: int = option(3, low=1)
+    pool_size: int = option(2, low=1)
+    dense_units: int = option(0, low=0)  # hidden dense layer before the classifier; 0 = none
+    dropout: float = option(0.0, low=0.0, high=0.9)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How each model is fitted."""
+
+    epochs: int = option(10, low=1)
+    batch_size: int = option(64, low=1)
+    optimizer: str = option("adam", choices=OPTIMIZERS)
+    learning_rate: float = option(1e-3, low=0.0)
+    jit_compile: bool = True
+    distribution: str = option("none", choices=DISTRIBUTIONS)
+    verbose: int = option(1, choices=(0, 1, 2))  # Keras fit output
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """Translation-invariance measurements (see `experiments.metrics`)."""
+
+    max_shift: int = option(4, low=0)  # accuracy at shifts 0..max_shift; consistency within ±
+    consistency_pairs: int = option(5, low=1)  # random shift pairs per test image
+    batch_size: int = option(256, low=1)
+
+
+_LP_OPTIONS = ("p", "normalize", "trainable_p")
+_LABEL = re.compile(r"[A-Za-z0-9_.+-]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One model variant: a pooling for every stage, a head, and Lp options.
+
+    `p`, `normalize` and `trainable_p` go to every Lp layer of the variant
+    (pooling "lp" and/or head "global_lp"); None keeps the layer default.
+    """
+
+    pooling: str = option("max", choices=registry.POOLINGS)
+    head: str = option("flatten", choices=registry.HEADS)
+    p: float | None = option(None, low=1.0)
+    normalize: bool | None = None
+    trainable_p: bool | None = None
+    name: str = ""  # label override
+
+    @property
+    def label(self):
+        if self.name:
+            return self.name
+        text = self.pooling if self.head == "flatten" else f"{self.pooling}+{self.head}"
+        if self.p is not None:
+            text += f"-p{self.p:g}"
+        if self.normalize:
+            text += "-norm"
+        if self.trainable_p:
+            text += "-trainable"
+        return text
+
+    @property
+    def lp_options(self):
+        """The Lp keyword arguments that are set."""
+        return {k: getattr(self, k) for k in _LP_OPTIONS if getattr(self, k) is not None}
+
+
+DEFAULT_VARIANTS = tuple(Variant(pooling=name) for name in registry.POOLINGS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A whole experiment: every variant is trained once per seed."""
+
+    seeds: tuple[int, ...] = option((0, 1, 2), low=0)
+    baseline: str = ""
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    variants: tuple[Variant, ...] = DEFAULT_VARIANTS
+
+    @property
+    def baseline_label(self):
+        """The variant paired differences are taken against, or None."""
+        labels = [v.label for v in self.variants]
+        if self.baseline:
+            return self.baseline
+        return "max" if "max" in labels else None
+
+    def to_dict(self):
+        """A plain, TOML-shaped dict (lists, no None values)."""
+        return _plain(dataclasses.asdict(self))
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "eval": EvalConfig}
+
+
+def read_toml(path):
+    """The parsed TOML file at `path`; ConfigError if missing or malformed."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+def load(path):
+    """The validated `Config` in the TOML file at `path`."""
+    return parse(read_toml(path), source=str(path))
+
+
+def parse(raw, source="config"):
+    """Validate a mapping (parsed TOML) into a `Config`; ConfigError names the bad key."""
+    try:
+        return _parse(raw)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def _parse(raw):
+    _mapping(raw, "config")
+    top = {k: v for k, v in raw.items() if k not in _SECTIONS and k != "variants"}
+    base = from_mapping(Config, top, "")
+    sections = {name: from_mapping(cls, raw.get(name, {}), name)
+                for name, cls in _SECTIONS.items()}
+    variants = DEFAULT_VARIANTS
+    if "variants" in raw:
+        items = raw["variants"]
+        if not isinstance(items, list) or not items:
+            raise ConfigError("variants: expected a non-empty array of tables ([[variants]])")
+        variants = tuple(_variant(item, f"variants[{i}]") for i, item in enumerate(items))
+    config = dataclasses.replace(base, variants=variants, **sections)
+    _check_config(config)
+    return config
+
+
+def _variant(raw, where):
+    variant = from_mapping(Variant, raw, where)
+    uses_lp = "lp" in (variant.pooling, variant.head.removeprefix("global_"))
+    for key in _LP_OPTIONS:
+        if getattr(variant, key) is not None and not uses_lp:
+            raise ConfigError(
+                f"{where}.{key}: only used by pooling 'lp' or head 'global_lp' "
+                f"(this variant has pooling {variant.pooling!r}, head {variant.head!r})"
+            )
+    if variant.trainable_p and variant.p == float("inf"):
+        raise ConfigError(f"{where}.p: must be finite when trainable_p = true")
+    if variant.name and not _LABEL.fullmatch(variant.name):
+        raise ConfigError(
+            f"{where}.name: {variant.name!r} may only use letters, digits and _ . + -"
+        )
+    return variant
+
+
+def _check_config(config):
+    labels = [v.label for v in config.variants]
+    for i, label in enumerate(labels):
+        if label in labels[:i]:
+            raise ConfigError(
+                f"variants[{i}]: duplicate variant {label!r}; give one a distinct `name`"
+            )
+    if config.baseline and config.baseline not in labels:
+        raise ConfigError(
+            f"baseline: unknown variant {config.baseline!r}; allowed: {', '.join(labels)}"
+        )
+    if not config.seeds or len(set(config.seeds)) != len(config.seeds):
+        raise ConfigError(f"seeds: expected distinct integers, got {list(config.seeds)}")
+
+
+def from_mapping(cls, raw, where):
+    """An instance of dataclass `cls` from mapping `raw`, every key and value checked.
+
+    `where` prefixes key names in errors ("train" -> "train.epochs").
+    """
+    _mapping(raw, where or "config")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, value in raw.items():
+        name = f"{where}.{key}" if where else key
+        if key not in fields:
+            allowed = ", ".join(fields)
+            raise ConfigError(f"{name}: unknown key; allowed: {allowed}")
+        values[key] = _value(value, hints[key], fields[key].metadata, name)
+    return cls(**values)
+
+
+def _mapping(raw, where):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table, got {_show(raw)}")
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_LIST_NAMES = {int: "integers", float: "numbers"}
+
+
+def _value(value, hint, meta, name):
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):  # `X | None`: absent means None
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        origin = typing.get_origin(hint)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list) or not value:
+            raise ConfigError(
+                f"{name}: expected a non-empty list of {_LIST_NAMES[item]}, got {_show(value)}"
+            )
+        return tuple(_scalar(v, item, meta, f"{name}[{i}]") for i, v in enumerate(value))
+    return _scalar(value, hint, meta, name)
+
+
+def _scalar(value, kind, meta, name):
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }[kind]
+    if not ok:
+        raise ConfigError(f"{name}: expected {_TYPE_NAMES[kind]}, got {_show(value)}")
+    value = float(value) if kind is float else value
+    choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
+    if choices is not None and value not in choices:
+        allowed = ", ".join(str(c) for c in choices)
+        raise ConfigError(f"{name}: unknown value {value!r}; allowed: {allowed}")
+    if (low is not None and not value >= low) or (high is not None and not value <= high):
+        bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ConfigError(f"{name}: {value!r} is out of range; allowed: {bounds}")
+    return value
+
+
+def _show(value):
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string",
+            list: "list", dict: "table"}.get(type(value), type(value).__name__)
+    return f"{value!r} ({kind})"
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,118 @@
+"""What a run is scored on: accuracy, loss, generalization gap, translation invariance.
+
+Public API
+----------
+A *predict function* maps a float NHWC batch (NumPy) to class scores
+``(N, classes)``; only the arg-max is used. ``predictor(model)`` makes one
+from a Keras model.
+
+``shift(x, dy, dx) -> np.ndarray``
+    Images translated by ``dy`` rows and ``dx`` columns (positive: down /
+    right), zero fill; ``dy``/``dx`` are ints or one int per image.
+``accuracy(predict, x, y) -> float``
+``accuracy_under_shift(predict, x, y, max_shift) -> list[float]``
+    Entry ``s`` (0..max_shift) is the accuracy with every image shifted by
+    ``s`` pixels on both axes, averaged over the four diagonal directions
+    (±s, ±s).
+``shift_consistency(predict, x, max_shift, pairs=5, seed=0) -> float``
+    Zhang (2019), "Making Convolutional Networks Shift-Invariant Again": the
+    fraction of images whose predicted class is the same under two
+    independent random shifts (dy, dx uniform in [-max_shift, max_shift]),
+    averaged over `pairs` draws of the two shifts. A shift-invariant model
+    scores 1.0. Here shifts zero-fill (Zhang crops a larger image).
+``generalization_gap(train_accuracy, test_accuracy) -> float``
+    train - test.
+``evaluate(model, data, eval_cfg, seed) -> dict``
+    Every number of a results row: ``train_accuracy, train_loss,
+    test_accuracy, test_loss, generalization_gap, shift_consistency,
+    accuracy_shift_0 .. accuracy_shift_<max_shift>``. `seed` fixes the
+    consistency shifts, so variants with the same seed see the same shifts.
+"""
+
+import numpy as np
+
+
+def shift(x, dy, dx):
+    """`x` (N, H, W, C) moved by (`dy`, `dx`) pixels per image; vacated pixels are 0."""
+    x = np.asarray(x)
+    n, h, w = x.shape[:3]
+    dy = np.broadcast_to(np.asarray(dy, dtype=int), (n,))
+    dx = np.broadcast_to(np.asarray(dx, dtype=int), (n,))
+    out = np.zeros_like(x)
+    for a, b in set(zip(dy.tolist(), dx.tolist())):
+        rows, cols = _span(a, h), _span(b, w)
+        if rows is None or cols is None:
+            continue
+        idx = np.nonzero((dy == a) & (dx == b))[0]
+        out[idx, rows[0], cols[0]] = x[idx, rows[1], cols[1]]
+    return out
+
+
+def _span(offset, size):
+    """(destination slice, source slice) along one axis, or None if all moves out."""
+    if abs(offset) >= size:
+        return None
+    if offset >= 0:
+        return slice(offset, size), slice(0, size - offset)
+    return slice(0, size + offset), slice(-offset, size)
+
+
+def predictor(model, batch_size=256):
+    """A predict function from a Keras model (inference mode)."""
+    return lambda x: model.predict(x, batch_size=batch_size, verbose=0)
+
+
+def _labels(predict, x):
+    return np.argmax(np.asarray(predict(x)), axis=-1)
+
+
+def accuracy(predict, x, y):
+    """Fraction of `x` whose arg-max prediction equals `y`."""
+    return float(np.mean(_labels(predict, x) == np.asarray(y)))
+
+
+def accuracy_under_shift(predict, x, y, max_shift):
+    """Accuracy at diagonal shifts 0..`max_shift`, each the mean of the four directions."""
+    result = [accuracy(predict, x, y)]
+    for s in range(1, max_shift + 1):
+        result.append(float(np.mean([
+            accuracy(predict, shift(x, sy * s, sx * s), y)
+            for sy in (1, -1) for sx in (1, -1)
+        ])))
+    return result
+
+
+def shift_consistency(predict, x, max_shift, pairs=5, seed=0):
+    """How often two random shifts within ±`max_shift` leave the predicted class unchanged."""
+    rng = np.random.default_rng(seed)
+    agree = []
+    for _ in range(pairs):
+        dy1, dx1, dy2, dx2 = rng.integers(-max_shift, max_shift + 1, size=(4, len(x)))
+        first = _labels(predict, shift(x, dy1, dx1))
+        second = _labels(predict, shift(x, dy2, dx2))
+        agree.append(np.mean(first == second))
+    return float(np.mean(agree))
+
+
+def generalization_gap(train_accuracy, test_accuracy):
+    """Train minus test accuracy: how much of the fit does not carry over."""
+    return float(train_accuracy - test_accuracy)
+
+
+def evaluate(model, data, eval_cfg, seed):
+    """All the numbers of one run's results row (see the module docstring)."""
+    row = {}
+    for split in ("train", "test"):
+        scores = model.evaluate(
+            data.pipeline(split, eval_cfg.batch_size), verbose=0, return_dict=True
+        )
+        row[f"{split}_accuracy"] = float(scores["accuracy"])
+        row[f"{split}_loss"] = float(scores["loss"])
+    row["generalization_gap"] = generalization_gap(row["train_accuracy"], row["test_accuracy"])
+    predict = predictor(model, eval_cfg.batch_size)
+    row["shift_consistency"] = shift_consistency(
+        predict, data.x_test, eval_cfg.max_shift, eval_cfg.consistency_pairs, seed
+    )
+    by_shift = accuracy_under_shift(predict, data.x_test, data.y_test, eval_cfg.max_shift)
+    row.update({f"accuracy_shift_{s}": value for s, value in enumerate(by_shift)})
+    return row
