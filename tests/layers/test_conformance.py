@@ -198,3 +198,23 @@ def test_wrong_input_rank_raises_value_error(cls):
 def test_ops_reject_wrong_rank(fn):
     with pytest.raises(ValueError, match="input shape"):
         fn(np.zeros((4, 4), "float32"), 2)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="only TensorFlow graphs have run-time (dynamic) spatial sizes")
+def test_dynamic_spatial_dims_in_a_tensorflow_graph(rng):
+    import tensorflow as tf
+
+    layers = [
+        keras_pool.LpPooling2D(3, 2, "same", p=3.0, normalize=True),
+        keras_pool.StochasticPooling2D(2, 1, "same", seed=1),
+        keras_pool.GlobalStochasticPooling2D(seed=1),
+        keras_pool.MinPooling2D(3, 2, "same"),
+    ]
+    spec = tf.TensorSpec((None, None, None, 3))
+    x = rng.normal(size=(2, 9, 7, 3)).astype("float32")
+    for layer in layers:
+        graph = tf.function(lambda v: (layer(v), layer(v, training=True)), input_signature=[spec])
+        inference, training = graph(x)
+        np.testing.assert_allclose(inference.numpy(), keras.ops.convert_to_numpy(layer(x)), rtol=1e-6)
+        assert training.shape == inference.shape
