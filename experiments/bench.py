@@ -51,9 +51,9 @@ FULL = Settings(
     shape_2d=(64, 32, 32, 64),
     shape_3d=(8, 16, 16, 16, 64),
     cnn_batch=64,
-    rounds=7,
+    rounds=9,
     warmup=3,
-    block_s=0.2,
+    block_s=0.1,
 )
 QUICK = Settings(
     shape_1d=(2, 16, 4),
@@ -177,34 +177,41 @@ def _sync(out):
         out[(0,) * len(out.shape)].numpy()
 
 
-def _block(fn, arg, calls):
-    """Seconds per call of `fn(arg)` over `calls` calls."""
+def _block(fn, args, calls):
+    """Seconds per call of `fn(*args)` over `calls` calls."""
     start = time.perf_counter()
     for _ in range(calls):
-        out = fn(arg)
+        out = fn(*args)
     _sync(out)
     return (time.perf_counter() - start) / calls
 
 
-def _calls_for(fn, arg, settings):
+def _calls_for(fn, args, settings):
     """Calls per block so that one block lasts about `settings.block_s`."""
-    per_call = _block(fn, arg, 1)
+    per_call = min(_block(fn, args, 1) for _ in range(2))
     return max(1, min(1000, round(settings.block_s / max(per_call, 1e-6))))
 
 
-def compare(candidate, baseline, arg_c, arg_b, settings):
-    """Interleaved timing; returns (cand_s, base_s, ratio, ratio_min, ratio_max)."""
+def compare(candidate, baseline, args_c, args_b, settings):
+    """Interleaved timing; returns (cand_s, base_s, ratio, ratio_min, ratio_max).
+
+    Each round times candidate, baseline, baseline, candidate (A B B A), so a
+    steady drift in machine speed cancels within the round; the round's ratio
+    is the candidate's time over the baseline's.
+    """
     for _ in range(settings.warmup):
-        _sync(candidate(arg_c))
-        _sync(baseline(arg_b))
-    calls_c = _calls_for(candidate, arg_c, settings)
-    calls_b = _calls_for(baseline, arg_b, settings)
+        _sync(candidate(*args_c))
+        _sync(baseline(*args_b))
+    calls_c = _calls_for(candidate, args_c, settings)
+    calls_b = _calls_for(baseline, args_b, settings)
     times_c, times_b, ratios = [], [], []
     for _ in range(settings.rounds):
-        t_c = _block(candidate, arg_c, calls_c)
-        t_b = _block(baseline, arg_b, calls_b)
-        times_c.append(t_c)
-        times_b.append(t_b)
+        t_c = _block(candidate, args_c, calls_c)
+        t_b = _block(baseline, args_b, calls_b)
+        t_b += _block(baseline, args_b, calls_b)
+        t_c += _block(candidate, args_c, calls_c)
+        times_c.append(t_c / 2)
+        times_b.append(t_b / 2)
         ratios.append(t_c / t_b)
     return (
         statistics.median(times_c),
@@ -216,20 +223,25 @@ def compare(candidate, baseline, arg_c, arg_b, settings):
 
 
 def _tf_fn(layer, training, backward, jit):
+    """`fn(x, dy)`: the layer's output, or its input gradient for cotangent `dy`.
+
+    The cotangent is an argument (random, not ones) so that no gradient can be
+    constant-folded: d sum(avg_pool(x)) / dx does not depend on x, and both
+    Grappler and XLA would otherwise fold the baseline's backward pass away.
+    """
     import tensorflow as tf
 
     if backward:
 
-        def fn(x):
+        def fn(x, dy):
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = layer(x, training=training)
-                total = tf.reduce_sum(y)
-            return tape.gradient(total, x)
+            return tape.gradient(y, x, output_gradients=dy)
 
     else:
 
-        def fn(x):
+        def fn(x, dy):
             return layer(x, training=training)
 
     return tf.function(fn, jit_compile=jit)
@@ -278,13 +290,16 @@ def bench_layers(settings, log):
         candidate = _make_layer(cand_name, rank, pool_args, options)
         baseline = _make_layer(base_name, rank, pool_args, {})
         base_label = type(baseline).__name__ + _describe(pool_args)
+        x = inputs[rank]
+        dy = tf.random.stateless_normal(baseline.compute_output_shape(x.shape), seed=(3, 3))
+        args = (x, dy)
         for mode, jit in MODES:
             for pass_, backward in (("forward", False), ("forward+backward", True)):
                 result = compare(
                     _tf_fn(candidate, training, backward, jit),
                     _tf_fn(baseline, training, backward, jit),
-                    inputs[rank],
-                    inputs[rank],
+                    args,
+                    args,
                     settings,
                 )
                 row = _row(group, case, base_label, mode, pass_, result, settings.rounds,
@@ -322,18 +337,21 @@ def bench_torch(settings, log):
 
     torch.set_num_threads(_torch_threads())
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    layer = LpPooling2D(pool_size=2, p=3.0)
     x = tf.abs(tf.random.stateless_normal(settings.shape_2d, seed=(2, 2)))
-    x_torch = torch.from_numpy(np.transpose(x.numpy(), (0, 3, 1, 2)).copy()).to(device)
+    dy = tf.random.stateless_normal(layer.compute_output_shape(x.shape), seed=(3, 3))
 
-    def torch_forward(t):
+    def nchw(t):
+        return torch.from_numpy(np.transpose(t.numpy(), (0, 3, 1, 2)).copy()).to(device)
+
+    def torch_forward(t, dt):
         return torch.nn.functional.lp_pool2d(t, 3.0, 2, 2)
 
-    def torch_backward(t):
+    def torch_backward(t, dt):
         t = t.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(torch.nn.functional.lp_pool2d(t, 3.0, 2, 2).sum(), t)
+        y = torch.nn.functional.lp_pool2d(t, 3.0, 2, 2)
+        (grad,) = torch.autograd.grad(y, t, grad_outputs=dt)
         return grad
-
-    layer = LpPooling2D(pool_size=2, p=3.0)
     rows = []
     for mode, jit in MODES:
         for pass_, backward, torch_fn in (
@@ -341,7 +359,11 @@ def bench_torch(settings, log):
             ("forward+backward", True, torch_backward),
         ):
             result = compare(
-                _tf_fn(layer, False, backward, jit), torch_fn, x, x_torch, settings
+                _tf_fn(layer, False, backward, jit),
+                torch_fn,
+                (x, dy),
+                (nchw(x), nchw(dy)),
+                settings,
             )
             row = _row(
                 "torch",
@@ -407,7 +429,7 @@ def bench_cnn(settings, log):
     )
 
     def step(model):
-        return lambda data: model.train_on_batch(*data, return_dict=False)
+        return lambda x, y: model.train_on_batch(x, y, return_dict=False)
 
     rows = []
     for mode, jit in MODES:
@@ -491,9 +513,11 @@ def to_markdown(rows, info, settings, seconds):
         "",
         f"Method: TensorFlow backend, float32, one process; candidate and baseline timed "
         f"interleaved for {settings.rounds} rounds after {settings.warmup} warm-up calls, "
-        f"~{settings.block_s:g} s per side per round; ratio = median over rounds of "
-        f"candidate / baseline (min-max in brackets). Forward+backward = gradient of the "
-        f"output sum w.r.t. the input. Inputs: 1D {settings.shape_1d}, "
+        f"each round A B B A with ~{settings.block_s:g} s blocks; ratio = median over rounds "
+        f"of candidate / baseline (min-max in brackets); the ms columns are medians of "
+        f"per-call times, so their quotient need not equal the ratio. Forward+backward = "
+        f"input gradient for a random cotangent (not ones: the average pooling gradient "
+        f"of a sum would be constant-folded). Inputs: 1D {settings.shape_1d}, "
         f"2D {settings.shape_2d}, 3D {settings.shape_3d} (standard normal; |normal| for "
         f"the torch row); digits CNN batch {settings.cnn_batch} of 8x8x1 with "
         f"`train_on_batch`. Total {seconds:.0f} s.",

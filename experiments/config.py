@@ -17,8 +17,8 @@ Public API
     status 2.
 ``from_mapping(cls, raw, where) -> cls``
     Validate a mapping against any frozen dataclass whose fields are typed
-    ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]``,
-    ``tuple[float, ...]`` or ``X | None`` and made with ``option(...)``:
+    ``int``, ``float``, ``bool``, ``str``, ``tuple[X, ...]`` of those,
+    ``X | None`` or ``X | tuple[X, ...]`` and made with ``option(...)``:
     unknown keys, wrong types, values outside ``choices`` or ``[low, high]``
     raise ConfigError. Reuse it for new sections.
 ``Config.to_dict() -> dict``
@@ -31,13 +31,14 @@ Schema (every key optional; defaults below)::
 
     seeds = [0, 1, 2]          # one run per variant per seed
     baseline = ""              # variant label for paired differences; "" = "max"
-    [data]    dataset="digits" data_dir="" download=false image_size=0
+    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0
               train_size=0 validation_split=0.1 normalize="unit" split_seed=0
     [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
     [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001
-              jit_compile=true distribution="none" verbose=1
+              deterministic=true jit_compile=false distribution="none" verbose=1
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
     [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
+                 (pooling may list one kind per conv stage: ["max", "lp"])
 """
 
 import dataclasses
@@ -79,6 +80,7 @@ class DataConfig:
     data_dir: str = ""  # TFDS folder; "" means $TFDS_DATA_DIR or ~/tensorflow_datasets
     download: bool = False  # TFDS only: download when not prepared (needs internet)
     image_size: int = option(0, low=0)  # square resize; 0 keeps the native size
+    pad: int = option(0, low=0)  # zero border added on every side, after the resize
     train_size: int = option(0, low=0)  # images to fit on; 0 = all left after validation
     validation_split: float = option(0.1, low=0.0, high=0.5)
     normalize: str = option("unit", choices=NORMALIZATIONS)
@@ -104,7 +106,8 @@ class TrainConfig:
     batch_size: int = option(64, low=1)
     optimizer: str = option("adam", choices=OPTIMIZERS)
     learning_rate: float = option(1e-3, low=0.0)
-    jit_compile: bool = True
+    deterministic: bool = True  # TensorFlow op determinism (bit-repeatable runs)
+    jit_compile: bool = False  # XLA; TensorFlow allows it only with deterministic = false
     distribution: str = option("none", choices=DISTRIBUTIONS)
     verbose: int = option(1, choices=(0, 1, 2))  # Keras fit output
 
@@ -124,13 +127,13 @@ _LABEL = re.compile(r"[A-Za-z0-9_.+-]+")
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """One model variant: a pooling for every stage, a head, and Lp options.
+    """One model variant: a pooling for every stage (or a list, one per stage), a head, Lp options.
 
     `p`, `normalize` and `trainable_p` go to every Lp layer of the variant
     (pooling "lp" and/or head "global_lp"); None keeps the layer default.
     """
 
-    pooling: str = option("max", choices=registry.POOLINGS)
+    pooling: str | tuple[str, ...] = option("max", choices=registry.POOLINGS)
     head: str = option("flatten", choices=registry.HEADS)
     p: float | None = option(None, low=1.0)
     normalize: bool | None = None
@@ -141,7 +144,9 @@ class Variant:
     def label(self):
         if self.name:
             return self.name
-        text = self.pooling if self.head == "flatten" else f"{self.pooling}+{self.head}"
+        text = self.pooling_label
+        if self.head != "flatten":
+            text += f"+{self.head}"
         if self.p is not None:
             text += f"-p{self.p:g}"
         if self.normalize:
@@ -149,6 +154,16 @@ class Variant:
         if self.trainable_p:
             text += "-trainable"
         return text
+
+    @property
+    def kinds(self):
+        """The pooling names as a tuple: one for every stage, or one per stage."""
+        return (self.pooling,) if isinstance(self.pooling, str) else self.pooling
+
+    @property
+    def pooling_label(self):
+        """The pooling part of the label: ``max``, or ``max-lp`` for one kind per stage."""
+        return "-".join(self.kinds)
 
     @property
     def lp_options(self):
@@ -233,7 +248,7 @@ def _parse(raw):
 
 def _variant(raw, where):
     variant = from_mapping(Variant, raw, where)
-    uses_lp = "lp" in (variant.pooling, variant.head.removeprefix("global_"))
+    uses_lp = "lp" in (*variant.kinds, variant.head.removeprefix("global_"))
     for key in _LP_OPTIONS:
         if getattr(variant, key) is not None and not uses_lp:
             raise ConfigError(
@@ -250,6 +265,13 @@ def _variant(raw, where):
 
 
 def _check_config(config):
+    stages = len(config.model.filters)
+    for i, variant in enumerate(config.variants):
+        if not isinstance(variant.pooling, str) and len(variant.pooling) != stages:
+            raise ConfigError(
+                f"variants[{i}].pooling: {len(variant.pooling)} kinds for {stages} conv stages "
+                f"(model.filters); give one kind, or one per stage"
+            )
     labels = [v.label for v in config.variants]
     for i, label in enumerate(labels):
         if label in labels[:i]:
@@ -259,6 +281,11 @@ def _check_config(config):
     if config.baseline and config.baseline not in labels:
         raise ConfigError(
             f"baseline: unknown variant {config.baseline!r}; allowed: {', '.join(labels)}"
+        )
+    if config.train.jit_compile and config.train.deterministic:
+        raise ConfigError(
+            "train.jit_compile: true needs train.deterministic = false "
+            "(TensorFlow turns XLA off under op determinism)"
         )
     if not config.seeds or len(set(config.seeds)) != len(config.seeds):
         raise ConfigError(f"seeds: expected distinct integers, got {list(config.seeds)}")
@@ -288,13 +315,15 @@ def _mapping(raw, where):
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-_LIST_NAMES = {int: "integers", float: "numbers"}
+_LIST_NAMES = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}
 
 
 def _value(value, hint, meta, name):
     origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):  # `X | None`: absent means None
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if origin in (typing.Union, types.UnionType):  # `X | None` (absent: None), `X | tuple[X, ...]`
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        listed = [a for a in options if typing.get_origin(a) is tuple]
+        hint = listed[0] if listed and isinstance(value, list) else options[0]
         origin = typing.get_origin(hint)
     if origin is tuple:
         item = typing.get_args(hint)[0]

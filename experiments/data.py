@@ -18,7 +18,8 @@ Public API
     stratified 75/25 with ``random_state=0``: 1,347 train, 450 test images.
 
 Preparation, in order: scale to [0, 1] (``/ 16`` for digits, ``/ 255`` for
-TFDS); resize to ``image_size`` (bilinear, antialiased) if set; draw the
+TFDS); resize to ``image_size`` (bilinear, antialiased) if set; add a zero
+border of ``pad`` pixels (room to shift a digit without cropping it); draw the
 validation images (``validation_split`` of the training split) and then the
 first ``train_size`` of the rest, both from a permutation fixed by
 ``split_seed`` (so every run of a sweep sees the same subset);
@@ -83,7 +84,7 @@ def load(cfg):
     else:
         (x_train, y_train, x_test, y_test), num_classes = _tfds(cfg)
         max_value = _TFDS_MAX
-    x_train, x_test = (_images(x, max_value, cfg.image_size) for x in (x_train, x_test))
+    x_train, x_test = (_images(x, max_value, cfg.image_size, cfg.pad) for x in (x_train, x_test))
     train, val = _split(len(x_train), cfg)
     arrays = {
         "x_train": x_train[train], "y_train": y_train[train],
@@ -139,13 +140,15 @@ def _not_prepared(name, root):
     )
 
 
-def _images(x, max_value, size):
-    """Float32 NHWC images in [0, 1], resized to `size` x `size` if `size` is set."""
+def _images(x, max_value, size, pad):
+    """Float32 NHWC images in [0, 1], resized to `size` x `size` if set, then zero-padded."""
     x = np.asarray(x, dtype="float32") / max_value
     if x.ndim == 3:
         x = x[..., None]
     if size and x.shape[1:3] != (size, size):
         x = tf.image.resize(x, (size, size), method="bilinear", antialias=True).numpy()
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     return x
 
 

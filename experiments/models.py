@@ -10,7 +10,8 @@ dropout=0.0, seed=0) -> keras.Model``
         Input -> [Conv2D(f, same, relu) -> pooling] for f in filters
               -> head -> [Dropout] -> [Dense(dense_units, relu)] -> Dense(num_classes)
 
-    `pooling` is one of ``keras_pool.registry.POOLINGS`` and `head` one of
+    `pooling` is one of ``keras_pool.registry.POOLINGS`` (or a sequence of
+    them, one per conv stage) and `head` one of
     ``registry.HEADS``; `lp_options` (``p``, ``normalize``, ``trainable_p``)
     go to the Lp layers. The weighted layers are named ``conv1, conv2, ..,
     hidden, logits``.
@@ -43,6 +44,9 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
                 seed=0):
     """An uncompiled CNN: `pooling` after each conv block, `head` before the classifier."""
     lp_options = dict(lp_options or {})
+    kinds = [pooling] * len(filters) if isinstance(pooling, str) else list(pooling)
+    if len(kinds) != len(filters):
+        raise ValueError(f"`pooling` needs one kind per conv stage ({len(filters)}); got {pooling}")
     inputs = keras.Input(input_shape)
     x = inputs
     for i, width in enumerate(filters):
@@ -50,8 +54,8 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
             width, kernel_size, padding="same", activation="relu", name=f"conv{i + 1}",
             kernel_initializer=keras.initializers.GlorotUniform(layer_seed(seed, _CONV, i)),
         )(x)
-        x = registry.pooling(pooling, rank=2, pool_size=pool_size,
-                             **_options(pooling, lp_options, seed, i))(x)
+        x = registry.pooling(kinds[i], rank=2, pool_size=pool_size,
+                             **_options(kinds[i], lp_options, seed, i))(x)
     x = registry.head(head, rank=2, **_options(head, lp_options, seed, len(filters)))(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=layer_seed(seed, _DROPOUT), name="dropout")(x)

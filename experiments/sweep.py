@@ -98,7 +98,7 @@ def _one_run(cfg, variant, seed, data):
     scores = metrics.evaluate(fitted.model, data, cfg.eval, seed)
     keras.backend.clear_session()
     return {
-        "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling,
+        "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling_label,
         "head": variant.head, "p": variant.p, "seed": seed, "train_size": len(data.x_train),
         **scores, "epochs": fitted.epochs, "train_seconds": fitted.seconds,
         "history": fitted.history,

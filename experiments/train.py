@@ -2,9 +2,11 @@
 
 Public API
 ----------
-``set_seed(seed)``
-    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and
-    turns on TensorFlow's op determinism, so a run is repeatable.
+``set_seed(seed, deterministic=True)``
+    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and,
+    if `deterministic`, turns on TensorFlow's op determinism, so a run is
+    bit-repeatable. (Op determinism is process-wide and stays on; under it
+    Keras runs without XLA.)
 ``strategy_scope(name)``
     Context manager: "none" does nothing, "mirrored" enters
     ``tf.distribute.MirroredStrategy().scope()`` (all local devices).
@@ -39,10 +41,11 @@ class Fitted:
     seconds: float
 
 
-def set_seed(seed):
-    """Seed every RNG the harness uses and make TensorFlow ops deterministic."""
+def set_seed(seed, deterministic=True):
+    """Seed every RNG the harness uses; optionally make TensorFlow ops deterministic."""
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def strategy_scope(name):
@@ -70,7 +73,7 @@ def compile_model(model, train_cfg):
 
 def fit(variant, cfg, data, seed):
     """Train `variant` of `cfg` on `data` from the initial weights fixed by `seed`."""
-    set_seed(seed)
+    set_seed(seed, cfg.train.deterministic)
     with strategy_scope(cfg.train.distribution):
         model = models.from_config(variant, cfg.model, data.input_shape, data.num_classes, seed)
         compile_model(model, cfg.train)
@@ -79,7 +82,7 @@ def fit(variant, cfg, data, seed):
     start = time.perf_counter()
     history = model.fit(
         data.pipeline("train", batch, seed=seed), validation_data=validation,
-        epochs=cfg.train.epochs, verbose=cfg.train.verbose,
+        epochs=cfg.train.epochs, verbose=cfg.train.verbose, shuffle=False,  # data pre-shuffled
     )
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in values] for k, values in history.history.items()}
