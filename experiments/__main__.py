@@ -25,7 +25,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-from experiments.config import ConfigError
+
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its C++ start-up log (written straight to fd 2) held back.
+
+    The log is replayed if the import fails, so nothing that matters is lost.
+    """
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+_import_tensorflow_quietly()
+
+from experiments.config import ConfigError  # noqa: E402  (imports TensorFlow)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,26 +73,6 @@ def guarded(fn, *args, **kwargs):
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
-
-
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up log (written straight to fd 2) held back.
-
-    The log is replayed if the import fails, so nothing that matters is lost.
-    """
-    with tempfile.TemporaryFile() as held:
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _run(args):
@@ -125,7 +128,6 @@ def _parser():
 def main(argv=None):
     """Parse `argv` (default: sys.argv[1:]), run the command, return the exit status."""
     args = _parser().parse_args(argv)
-    _import_tensorflow_quietly()
     return guarded(args.handler, args)
 
 

@@ -104,7 +104,7 @@ class TrainConfig:
 
     epochs: int = option(10, low=1)
     batch_size: int = option(64, low=1)
-    optimizer: str = option("adam", choices=OPTIMIZERS)
+    optimizer: str = option("adam", choices=OPTIMIZERS)  # "sgd" has momentum 0.9
     learning_rate: float = option(1e-3, low=0.0)
     deterministic: bool = True  # TensorFlow op determinism (bit-repeatable runs)
     jit_compile: bool = False  # XLA; TensorFlow allows it only with deterministic = false

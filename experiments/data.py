@@ -119,14 +119,16 @@ def _tfds(cfg):
 
     root = cfg.data_dir or os.environ.get("TFDS_DATA_DIR") or None
     builder = tfds.builder(cfg.dataset, data_dir=root)
-    if not builder.is_prepared():
+    # Looking for dataset_info.json first spares TFDS's warning about a missing folder.
+    if not (builder.data_path / "dataset_info.json").exists() or not builder.is_prepared():
         if not cfg.download:
             raise DataUnavailable(_not_prepared(cfg.dataset, root or tfds.core.constants.DATA_DIR))
         builder.download_and_prepare()
     arrays = []
     for split in ("train", "test"):
-        ds = builder.as_dataset(split=split, as_supervised=True, batch_size=-1)
-        arrays.extend(tfds.as_numpy(ds))
+        batches = list(tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True)
+                                     .batch(10_000)))
+        arrays += [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
     return tuple(arrays), builder.info.features["label"].num_classes
 
 

@@ -30,6 +30,7 @@ from a Keras model.
 """
 
 import numpy as np
+import tensorflow as tf
 
 
 def shift(x, dy, dx):
@@ -58,10 +59,15 @@ def _span(offset, size):
 
 
 def predictor(model, batch_size=256):
-    """A predict function from a Keras model (inference mode), `batch_size` images a call."""
+    """A predict function from a Keras model (inference mode), `batch_size` images a step.
+
+    The images go in as a tf.data pipeline, which a distribution strategy splits
+    correctly across replicas (and which keeps Keras' array adapter, and its
+    TensorFlow log noise, out of the loop).
+    """
     def predict(x):
-        return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
-                               for i in range(0, len(x), batch_size)])
+        batches = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+        return model.predict(batches, verbose=0)
     return predict
 
 

@@ -8,8 +8,9 @@ Public API
     bit-repeatable. (Op determinism is process-wide and stays on; under it
     Keras runs without XLA.)
 ``strategy_scope(name)``
-    Context manager: "none" does nothing, "mirrored" enters
-    ``tf.distribute.MirroredStrategy().scope()`` (all local devices).
+    Context manager: "none" does nothing, "mirrored" enters the scope of a
+    ``tf.distribute.MirroredStrategy()`` over all local devices (one per
+    process, created on first use).
 ``compile_model(model, train_cfg)``
     Optimizer, sparse cross-entropy on logits, "accuracy".
 ``fit(variant, cfg, data, seed) -> Fitted``
@@ -23,6 +24,7 @@ killed sweep loses at most the run in flight and no in-run checkpoint is kept.
 
 import contextlib
 import dataclasses
+import functools
 import time
 
 import keras
@@ -53,8 +55,15 @@ def strategy_scope(name):
     if name == "none":
         return contextlib.nullcontext()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy().scope()
+        return _mirrored().scope()
     raise ValueError(f"Unknown distribution {name!r}; allowed: none, mirrored")
+
+
+@functools.cache
+def _mirrored():
+    """One MirroredStrategy per process: a second one would reuse the first one's
+    collective-op keys, and its all-reduces would clash with the earlier model's."""
+    return tf.distribute.MirroredStrategy()
 
 
 def compile_model(model, train_cfg):

@@ -38,15 +38,17 @@ def test_writes_only_the_two_files(quick_run):
 
 def test_csv_covers_every_case_mode_and_pass(quick_run):
     _, rows = quick_run
-    layer_cases = {case for _, case, *_ in bench._layer_cases()}
-    assert GOAL_CASES <= layer_cases
-    for case in layer_cases:
+    layer_cases = {(group, case) for group, case, *_ in bench._layer_cases()}
+    assert {("2D", case) for case in GOAL_CASES} <= layer_cases
+    assert {"1D", "3D"} <= {group for group, _ in layer_cases}
+    for group, case in layer_cases:
         for mode in ("tf.function", "XLA"):
             for pass_ in ("forward", "forward+backward"):
+                key = (group, case, mode, pass_)
                 matching = [
-                    r for r in rows if (r["case"], r["mode"], r["pass"]) == (case, mode, pass_)
+                    r for r in rows if (r["group"], r["case"], r["mode"], r["pass"]) == key
                 ]
-                assert len(matching) == 1, (case, mode, pass_)
+                assert len(matching) == 1, key
     groups = {r["group"] for r in rows}
     assert groups == {"1D", "2D", "3D", "torch", "digits CNN"}
     cnn = [r for r in rows if r["group"] == "digits CNN"]

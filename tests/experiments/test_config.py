@@ -1,0 +1,119 @@
+"""Config validation: defaults, round trip, and one readable error per kind of mistake."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from experiments import config
+from experiments.config import ConfigError
+from keras_pool import registry
+
+from tests.experiments.conftest import to_toml
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_empty_config_gets_documented_defaults():
+    cfg = config.parse({})
+    assert cfg.seeds == (0, 1, 2)
+    assert cfg.data.dataset == "digits"
+    assert [v.label for v in cfg.variants] == list(registry.POOLINGS)
+    assert cfg.baseline_label == "max"
+
+
+def test_round_trip_through_to_dict(tiny_raw):
+    tiny_raw["variants"].append({"pooling": "lp", "p": 3, "head": "global_lp"})
+    cfg = config.parse(tiny_raw)
+    assert config.parse(cfg.to_dict()) == cfg
+    assert cfg.variants[2].p == 3.0 and isinstance(cfg.variants[2].p, float)
+
+
+def test_config_is_frozen():
+    cfg = config.parse({})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.epochs = 3
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ({"seedz": [0]}, "seedz: unknown key; allowed: seeds, baseline, data"),
+    ({"train": {"epoch": 3}}, "train.epoch: unknown key; allowed: epochs, batch_size"),
+    ({"train": {"epochs": "ten"}}, "train.epochs: expected an integer, got 'ten' (string)"),
+    ({"train": {"epochs": True}}, "train.epochs: expected an integer, got True (boolean)"),
+    ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; allowed: >= 1"),
+    ({"data": {"validation_split": 0.8}}, "data.validation_split: 0.8 is out of range; allowed: [0.0, 0.5]"),
+    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": 3}, "data: expected a table, got 3 (integer)"),
+    ({"model": {"filters": []}}, "model.filters: expected a non-empty list of integers"),
+    ({"model": {"filters": [8, "x"]}}, "model.filters[1]: expected an integer, got 'x' (string)"),
+    ({"variants": [{"pooling": "mx"}]}, "variants[0].pooling: unknown value 'mx'; allowed: max, avg, min, lp, stochastic"),
+    ({"variants": [{"pooling": "max", "head": "gap"}]}, "variants[0].head: unknown value 'gap'; allowed: flatten, global_max, global_avg, global_min, global_lp, global_stochastic"),
+    ({"variants": [{"pooling": "max", "p": 3.0}]}, "variants[0].p: only used by pooling 'lp' or head 'global_lp'"),
+    ({"variants": [{"pooling": "lp", "p": 0.5}]}, "variants[0].p: 0.5 is out of range; allowed: >= 1.0"),
+    ({"variants": [{"pooling": "max"}, {"pooling": "max"}]}, "variants[1]: duplicate variant 'max'"),
+    ({"variants": []}, "variants: expected a non-empty array of tables"),
+    ({"variants": [{"pooling": "max", "name": "a b"}]}, "variants[0].name: 'a b' may only use"),
+    ({"baseline": "avg", "variants": [{"pooling": "max"}]}, "baseline: unknown variant 'avg'; allowed: max"),
+    ({"seeds": [1, 1]}, "seeds: expected distinct integers"),
+    ({"train": {"jit_compile": True}}, "train.jit_compile: true needs train.deterministic = false"),
+    ({"train": {"distribution": "tpu"}}, "train.distribution: unknown value 'tpu'; allowed: none, mirrored"),
+])
+def test_bad_values_name_the_key_and_the_allowed_values(raw, expected):
+    with pytest.raises(ConfigError) as info:
+        config.parse(raw, source="x.toml")
+    message = str(info.value)
+    assert message.startswith(f"x.toml: {expected}")
+    assert "\n" not in message
+
+
+def test_load_reads_toml_and_reports_file_problems(tmp_path, tiny_raw):
+    path = tmp_path / "ok.toml"
+    path.write_text(to_toml(tiny_raw))
+    assert [v.label for v in config.load(path).variants] == ["max", "avg"]
+    with pytest.raises(ConfigError, match="missing.toml: config file not found"):
+        config.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seeds = [0,\n")
+    with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
+        config.load(bad)
+
+
+def test_labels_encode_head_and_lp_options():
+    cfg = config.parse({"variants": [
+        {"pooling": "lp", "p": 3.0},
+        {"pooling": "max", "head": "global_avg"},
+        {"pooling": "lp", "p": 2.5, "normalize": True, "head": "global_lp"},
+        {"pooling": "stochastic", "name": "mine"},
+    ]})
+    assert [v.label for v in cfg.variants] == [
+        "lp-p3", "max+global_avg", "lp+global_lp-p2.5-norm", "mine"]
+    assert cfg.variants[2].lp_options == {"p": 2.5, "normalize": True}
+    assert cfg.baseline_label is None
+
+
+def test_from_mapping_validates_other_sections():
+    @dataclasses.dataclass(frozen=True)
+    class Tune:
+        trials: int = config.option(4, low=1)
+        objective: str = config.option("val_accuracy", choices=("val_accuracy", "val_loss"))
+
+    assert config.from_mapping(Tune, {"trials": 9}, "tune") == Tune(trials=9)
+    with pytest.raises(ConfigError, match=r"tune.objective: unknown value 'acc'; allowed: val_accuracy, val_loss"):
+        config.from_mapping(Tune, {"objective": "acc"}, "tune")
+
+
+@pytest.mark.parametrize("name", ["digits", "digits_small", "mnist", "fashion_mnist", "cifar10"])
+def test_shipped_configs_are_valid(name):
+    cfg = config.load(CONFIGS / f"{name}.toml")
+    assert len(cfg.seeds) >= 3
+    assert cfg.baseline_label == "max"
+    labels = {v.label for v in cfg.variants}
+    assert {"max", "avg", "min", "lp-p3", "stochastic"} <= labels
+
+
+def test_default_digits_config_has_two_global_heads():
+    cfg = config.load(CONFIGS / "digits.toml")
+    assert len({v.head for v in cfg.variants} - {"flatten"}) >= 2
+    assert cfg.data.dataset == "digits"
+    small = config.load(CONFIGS / "digits_small.toml")
+    assert 0 < small.data.train_size < 300
