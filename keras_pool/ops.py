@@ -19,6 +19,9 @@ from keras import ops
 
 PADDINGS = ("valid", "same")
 HALF_DTYPES = ("float16", "bfloat16")
+# Fast paths (see `python -m experiments bench`) are switched off only by the
+# tests, which check each against the general path it shortcuts.
+_FAST_PATHS = True
 
 
 # ----------------------------------------------------------------------------
@@ -144,35 +147,51 @@ def _pad_same(x, pool_size, strides):
     return x, [p[0] for p in pads]
 
 
+def _take(x, axis, start, stop):
+    """`x[start:stop]` along `axis` (unit stride)."""
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def _fit(x, axis, length):
+    """`x` cropped, or padded at the end with cells no window reads, to `length`."""
+    extra = length - ops.shape(x)[axis]
+    dynamic = not isinstance(extra, int)
+    if dynamic or extra > 0:
+        pads = [(0, 0)] * len(x.shape)
+        pads[axis] = (0, ops.maximum(extra, 0) if dynamic else extra)
+        x = ops.pad(x, pads)
+    if dynamic or extra < 0:
+        x = _take(x, axis, 0, length)
+    return x
+
+
 def _windows(x, pool_size, strides):
     """Windows of a (valid-padded) channels_last tensor: (N, *out, K, C).
 
-    Non-overlapping windows (strides == pool_size) are a crop and a reshape;
-    otherwise one strided slice per offset inside the window (K slices), never
-    a loop over windows. Memory is K/prod(strides) times the input.
+    Built from reshapes and unit-stride slices only (strided slices and their
+    gradients are an order of magnitude slower on TensorFlow's CPU): along each
+    spatial axis the tensor is fitted to (out + (k - 1) // s) * s cells and
+    reshaped to (blocks, s); window offset d = q * s + r is then phase r of
+    blocks q .. q + out. Non-overlapping windows (s >= k) need no slice at all.
+    Memory is K / prod(strides) times the input.
     """
-    spatial = _spatial_shape(x)
-    rank = len(pool_size)
-    out = [(n - k) // s + 1 for n, k, s in zip(spatial, pool_size, strides)]
-    channels = x.shape[-1] if x.shape[-1] is not None else ops.shape(x)[-1]
-    window = math.prod(pool_size)
-    if tuple(pool_size) == tuple(strides):
-        crop = (slice(None),) + tuple(slice(0, o * k) for o, k in zip(out, pool_size))
-        x = x[crop]
-        split = [-1]
-        for o, k in zip(out, pool_size):
-            split += [o, k]
-        x = ops.reshape(x, split + [channels])
-        perm = (0,) + tuple(range(1, 2 * rank, 2)) + tuple(range(2, 2 * rank + 1, 2))
-        x = ops.transpose(x, perm + (2 * rank + 1,))
-        return ops.reshape(x, [-1] + out + [window, channels])
-    slices = []
-    for offset in itertools.product(*(range(k) for k in pool_size)):
-        index = (slice(None),) + tuple(
-            slice(d, d + s * (o - 1) + 1, s) for d, s, o in zip(offset, strides, out)
-        )
-        slices.append(x[index])
-    return ops.stack(slices, axis=-2)
+    pieces = [x]
+    for axis, (k, s) in enumerate(zip(pool_size, strides), start=1):
+        out = (ops.shape(x)[axis] - k) // s + 1
+        reach = (k - 1) // s  # how many blocks past its own a window reaches
+        split = []
+        for piece in pieces:
+            piece = _fit(piece, axis, (out + reach) * s)
+            shape = list(ops.shape(piece))
+            piece = ops.reshape(piece, shape[:axis] + [out + reach, s] + shape[axis + 1 :])
+            phases = ops.unstack(piece, num=s, axis=axis + 1)
+            for d in range(k):
+                q, r = divmod(d, s)
+                split.append(_take(phases[r], axis, q, q + out) if reach else phases[r])
+        pieces = split
+    return ops.stack(pieces, axis=-2)
 
 
 def _valid_counts(spatial, pool_size, strides, befores, dtype):
@@ -191,19 +210,28 @@ def _valid_counts(spatial, pool_size, strides, befores, dtype):
 
 
 def _power(r, p):
-    """r ** p for r in [0, 1]: products for small integer p, safe gradients."""
-    if isinstance(p, float):
+    """r ** p for r in [0, 1], with finite gradients (in r and in a tensor p) at 0.
+
+    General path: exp(p log r); TensorFlow's CPU `pow` kernel is ~4x slower
+    than exp and log together. Fast path: p = 1, 2, 3, 4 by products.
+    """
+    if _FAST_PATHS and isinstance(p, float) and p in (1.0, 2.0, 3.0, 4.0):
         if p == 1.0:
             return r
+        square = ops.square(r)
         if p == 2.0:
-            return ops.square(r)
-        if p == 3.0:
-            return r * ops.square(r)
-        return ops.power(r, p)
-    # Tensor p (trainable): d/dp r**p = r**p log r must not see log(0).
+            return square
+        return r * square if p == 3.0 else ops.square(square)
     positive = r > 0
     safe = ops.where(positive, r, ops.ones_like(r))
-    return ops.where(positive, ops.power(safe, p), ops.zeros_like(r))
+    return ops.where(positive, ops.exp(p * ops.log(safe)), ops.zeros_like(r))
+
+
+def _root(total, p):
+    """total ** (1 / p) for total > 0: exp(log(total) / p); p = 1, 2 fast paths."""
+    if _FAST_PATHS and isinstance(p, float) and p in (1.0, 2.0):
+        return total if p == 1.0 else ops.sqrt(total)
+    return ops.exp(ops.log(total) / p)
 
 
 def _lp_reduce(a, p, axis, normalize, count):
@@ -223,28 +251,51 @@ def _lp_reduce(a, p, axis, normalize, count):
         total = total / count
     # total >= 1 / count wherever the window holds a positive value.
     total = ops.where(positive, total, ops.ones_like(total))
-    if isinstance(p, float) and p == 1.0:
-        root = total
-    elif isinstance(p, float) and p == 2.0:
-        root = ops.sqrt(total)
-    else:
-        root = ops.power(total, 1.0 / p)
-    out = ops.where(positive, m * root, ops.zeros_like(m))
+    out = ops.where(positive, m * _root(total, p), ops.zeros_like(m))
     return ops.squeeze(out, axis=axis)
+
+
+def _shift_right(h, bits):
+    """Logical right shift of int32 `h` (`ops.right_shift` keeps the sign)."""
+    return ops.bitwise_and(ops.right_shift(h, bits), (1 << (32 - bits)) - 1)
+
+
+def _uniform(shape, dtype, seed):
+    """Uniform numbers in [0, 1): each element's index hashed under a drawn key.
+
+    The key is the only `keras.random` draw, so the seed semantics are those
+    of `keras.random` (reproducible for a seed; fresh on each call with a
+    `SeedGenerator`; safe under jit). The numbers are 24 bits of the
+    lowbias32 integer hash (C. Wellons) of index * odd key + key. Why not
+    `keras.random.uniform`: XLA's CPU generator costs ~0.4 us a number (0.4 s
+    for the 1M windows of a (64, 32, 32, 64) input), while the hash fuses into
+    the pooling for a few integer ops per window.
+    """
+    keys = keras.random.randint((2,), 0, 2**31 - 1, seed=seed, dtype="int32")
+    size = 1
+    for n in shape:
+        size = size * n
+    h = ops.arange(size, dtype="int32") * ops.bitwise_or(keys[0], 1) + keys[1]
+    for shift, factor in ((16, 0x7FEB352D), (15, -0x7B935975)):  # -0x7B935975: 0x846CA68B
+        h = ops.bitwise_xor(h, _shift_right(h, shift)) * factor  # int32 wraps around
+    h = ops.bitwise_xor(h, _shift_right(h, 16))
+    u = ops.cast(_shift_right(h, 8), dtype) * (2.0**-24)
+    return ops.reshape(u, shape)
 
 
 def _stochastic_reduce(a, axis, training, seed):
     """Zeiler & Fergus stochastic pooling of `a >= 0` over one `axis`.
 
     Training: one element per window, drawn with probability a_i / sum(a).
-    Inference: sum(p_i a_i). A window with sum(a) = 0 gives 0.
+    Inference: sum(p_i a_i) = sum(a**2) / sum(a). A window with sum(a) = 0
+    gives 0.
     """
     total = ops.sum(a, axis=axis, keepdims=True)
     safe_total = ops.where(total > 0, total, ops.ones_like(total))
     if not training:
-        return ops.sum(a * (a / safe_total), axis=axis)
+        return ops.squeeze(ops.sum(ops.square(a), axis=axis, keepdims=True) / safe_total, axis)
     cdf = ops.stop_gradient(ops.cumsum(a, axis=axis))
-    u = keras.random.uniform(ops.shape(total), dtype=a.dtype, seed=seed)
+    u = _uniform(ops.shape(total), a.dtype, seed)
     threshold = u * ops.stop_gradient(total)
     # The pick is the first index whose cumulative mass exceeds the threshold.
     index = ops.sum(ops.cast(cdf <= threshold, "int32"), axis=axis, keepdims=True)
@@ -338,6 +389,9 @@ def lp_pool(
                 else float(math.prod(pool_size))
             )
         power = p if isinstance(p, float) else ops.cast(p, x.dtype)
+        if _FAST_PATHS and isinstance(p, float) and math.isinf(p):
+            # x is zero-padded already; a padded 0 never beats |x|.
+            return ops.max_pool(ops.abs(x), pool_size, strides, "valid")
         windows = _windows(ops.abs(x), pool_size, strides)
         return _lp_reduce(windows, power, -2, normalize, count)
 
@@ -362,8 +416,15 @@ def stochastic_pool(
     """
 
     def reduce(x, pool_size, strides, padding, spatial, befores):
-        windows = _windows(ops.relu(x), pool_size, strides)
-        return _stochastic_reduce(windows, -2, training, seed)
+        a = ops.relu(x)
+        if _FAST_PATHS and not training:
+            # sum(a**2) / sum(a) as two average pools, no windows. x is
+            # zero-padded already: torch's "same" average pool would
+            # replicate the edges instead.
+            total = ops.average_pool(a, pool_size, strides, "valid")
+            safe_total = ops.where(total > 0, total, ops.ones_like(total))
+            return ops.average_pool(ops.square(a), pool_size, strides, "valid") / safe_total
+        return _stochastic_reduce(_windows(a, pool_size, strides), -2, training, seed)
 
     return _windowed(
         "stochastic_pool", inputs, pool_size, strides, padding, data_format, reduce

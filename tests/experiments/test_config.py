@@ -117,3 +117,13 @@ def test_default_digits_config_has_two_global_heads():
     assert cfg.data.dataset == "digits"
     small = config.load(CONFIGS / "digits_small.toml")
     assert 0 < small.data.train_size < 300
+
+
+def test_pooling_may_name_one_kind_per_conv_stage():
+    cfg = config.parse({"variants": [{"pooling": ["max", "lp"], "p": 3.0}]})
+    assert cfg.variants[0].kinds == ("max", "lp") and cfg.variants[0].label == "max-lp-p3"
+    assert config.parse(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match=r"variants\[0\].pooling: 3 kinds for 2 conv stages"):
+        config.parse({"variants": [{"pooling": ["max", "avg", "min"]}]})
+    with pytest.raises(ConfigError, match=r"variants\[0\].pooling\[1\]: unknown value 'mx'"):
+        config.parse({"variants": [{"pooling": ["max", "mx"]}]})

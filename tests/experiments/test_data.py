@@ -84,17 +84,20 @@ def _prepared_metadata(root, name):
     builder.info.write_to_directory(builder.data_path)
 
 
-@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
-def test_tfds_path_with_mock_data(tmp_path, name, shape):
+@pytest.mark.parametrize("name, shape, classes", [
+    ("mnist", (28, 28, 1), 10), ("cifar10", (32, 32, 3), 10), ("cifar100", (32, 32, 3), 100),
+    ("svhn_cropped", (32, 32, 3), 10),
+])
+def test_tfds_path_with_mock_data(tmp_path, name, shape, classes):
     _prepared_metadata(tmp_path, name)
     cfg = _cfg(dataset=name, data_dir=str(tmp_path), validation_split=0.2)
     with tfds.testing.mock_data(num_examples=20, data_dir=str(tmp_path)):
         d = data.load(cfg)
-    assert d.name == name and d.num_classes == 10
+    assert d.name == name and d.num_classes == classes
     assert d.input_shape == shape
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (16, 4, 20)
     assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
-    assert d.y_train.dtype == np.int32 and d.y_train.max() < 10
+    assert d.y_train.dtype == np.int32 and d.y_train.max() < classes
 
 
 def test_tfds_data_dir_from_environment(tmp_path, monkeypatch):

@@ -89,3 +89,10 @@ def test_from_config_follows_the_variant_and_model_section():
 def test_unknown_pooling_is_rejected_by_the_registry():
     with pytest.raises(ValueError, match="Unknown pooling 'median'"):
         _build("median")
+
+
+def test_one_pooling_kind_per_stage_keeps_the_paired_conv_weights():
+    mixed = _build(("max", "min"), seed=9)
+    kinds = [type(layer).__name__ for layer in mixed.layers if "Pooling" in type(layer).__name__]
+    assert kinds == ["MaxPooling2D", "MinPooling2D"]
+    np.testing.assert_array_equal(_weights(mixed, "conv2")[0], _weights(_build(seed=9), "conv2")[0])

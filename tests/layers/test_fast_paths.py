@@ -1,0 +1,125 @@
+"""Every fast path in keras_pool.ops against the general path it shortcuts.
+
+`keras_pool.ops._FAST_PATHS = False` forces the general path; values and
+input gradients must agree. Window extraction (one implementation) and the
+hashed uniform numbers are checked against NumPy directly.
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_pool import ops as pool_ops
+from tests import references as ref
+from tests.backend_utils import value_and_grad
+
+WINDOWS = [  # (pool_size, strides, padding): non-overlapping, overlapping, gaps, "same"
+    (2, 2, "valid"),
+    (3, 2, "same"),
+    (3, 1, "valid"),
+    (2, 3, "valid"),
+    (3, 3, "same"),
+]
+SPATIAL = {1: (11,), 2: (7, 6), 3: (5, 4, 5)}
+
+
+def _input(rng, rank, scale=1.0):
+    # Distinct magnitudes so max/argmax are unique (gradients then agree exactly).
+    shape = (2, *SPATIAL[rank], 3)
+    values = (rng.permutation(np.prod(shape)) + 1.0) / np.prod(shape) * scale
+    return (values * rng.choice([-1.0, 1.0], np.prod(shape))).reshape(shape).astype("float32")
+
+
+def _fast_and_general(monkeypatch, fn, x):
+    fast = value_and_grad(fn, x)
+    with monkeypatch.context() as patch:
+        patch.setattr(pool_ops, "_FAST_PATHS", False)
+        general = value_and_grad(fn, x)
+    return fast, general
+
+
+def _assert_same(fast, general, rtol=1e-5, atol=1e-6):
+    for f, g in zip(fast, general):
+        assert f.shape == g.shape
+        np.testing.assert_allclose(f, g, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, 4.0, float("inf")])
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_lp_integer_p_and_inf_match_general_path(monkeypatch, rng, p, normalize, rank):
+    """Products for p = 2, 3, 4 (general: exp(p log r)), sqrt / identity roots,
+    max_pool of |x| for p = inf (general: max over extracted windows)."""
+    x = _input(rng, rank)
+    for pool_size, strides, padding in WINDOWS:
+        fn = lambda v: pool_ops.lp_pool(  # noqa: E731
+            v, pool_size, strides, padding, p=p, normalize=normalize
+        )
+        _assert_same(*_fast_and_general(monkeypatch, fn, x))
+    fn = lambda v: pool_ops.global_lp_pool(v, p=p, normalize=normalize)  # noqa: E731
+    _assert_same(*_fast_and_general(monkeypatch, fn, x))
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0, 4.0])
+def test_lp_general_path_keeps_extreme_values_accurate(monkeypatch, rng, p):
+    """The general exp/log power is as accurate as the products on 1e-6 .. 1e4."""
+    monkeypatch.setattr(pool_ops, "_FAST_PATHS", False)
+    x = (10.0 ** rng.uniform(-6, 4, size=(2, 8, 8, 3))).astype("float32")
+    out = keras.ops.convert_to_numpy(pool_ops.lp_pool(x, 3, 2, "same", p=p))
+    expected = ref.windowed(x, ref.lp_reduce(p), (3, 3), (2, 2), "same")
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_stochastic_inference_average_pools_match_windows(monkeypatch, rng, rank, data_format):
+    """Inference as avg_pool(a**2) / avg_pool(a) vs sum(a**2) / sum(a) over windows."""
+    x = _input(rng, rank)
+    x[0] = -np.abs(x[0])  # a sample whose every window is zero after the ReLU
+    if data_format == "channels_first":
+        x = np.moveaxis(x, -1, 1).copy()
+    for pool_size, strides, padding in WINDOWS:
+        fn = lambda v: pool_ops.stochastic_pool(  # noqa: E731
+            v, pool_size, strides, padding, data_format, training=False
+        )
+        (out, grad), general = _fast_and_general(monkeypatch, fn, x)
+        _assert_same((out, grad), general)
+        assert np.all(np.isfinite(grad))
+        expected = ref.windowed(x, ref.stochastic_expectation, (pool_size,) * rank,
+                                (strides,) * rank, padding, data_format)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("pool_size,strides", [(2, 2), (3, 2), (2, 1), (3, 3), (2, 3), (1, 1), (4, 2)])
+def test_window_extraction_matches_numpy(rank, pool_size, strides):
+    """Reshape + unit-stride slices (no strided slices) give the windows in row-major order."""
+    for n in (pool_size, pool_size + 1, 7, 8):
+        shape = (2,) + (n,) * rank + (3,)
+        x = np.arange(np.prod(shape), dtype="float32").reshape(shape)
+        windows = keras.ops.convert_to_numpy(
+            pool_ops._windows(keras.ops.convert_to_tensor(x), (pool_size,) * rank, (strides,) * rank)
+        )
+        out = [(n - pool_size) // strides + 1] * rank
+        assert windows.shape == (2, *out, pool_size**rank, 3)
+        for index in itertools.product(*(range(o) for o in out)):
+            for k, offset in enumerate(itertools.product(range(pool_size), repeat=rank)):
+                cell = tuple(i * strides + d for i, d in zip(index, offset))
+                np.testing.assert_array_equal(windows[(slice(None), *index, k)], x[(slice(None), *cell)])
+
+
+def test_hashed_uniform_is_uniform_reproducible_and_fresh():
+    shape = (64, 32, 32)
+    generator = keras.random.SeedGenerator(3)
+    u1 = keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", generator)).ravel()
+    u2 = keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", generator)).ravel()
+    assert u1.dtype == np.float32 and 0.0 <= u1.min() and u1.max() < 1.0
+    assert stats.kstest(u1, "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(u1[:-1], u1[1:])[0, 1]) < 0.01  # neighbours independent
+    assert abs(np.corrcoef(u1, u2)[0, 1]) < 0.01  # successive calls fresh
+    assert np.mean(u1 == u2) < 1e-3
+    same = [keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", 5)) for _ in range(2)]
+    np.testing.assert_array_equal(*same)  # an int seed reproduces
