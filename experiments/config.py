@@ -42,6 +42,8 @@ Schema (every key optional; defaults below)::
 """
 
 import dataclasses
+import json
+import math
 import re
 import tomllib
 import types
@@ -367,3 +369,30 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def to_toml(raw):
+    """TOML text of a config dict (scalars, lists, tables, arrays of tables)."""
+    lines, tables = [], []
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            tables.append((f"[{key}]", value))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            tables.extend((f"[[{key}]]", item) for item in value)
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for header, table in tables:
+        lines += ["", header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return repr(value)

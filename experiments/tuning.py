@@ -53,7 +53,6 @@ import csv
 import dataclasses
 import io
 import json
-import math
 import os
 import threading
 import time
@@ -69,6 +68,7 @@ from keras_tuner.src.distribute import oracle_chief
 
 from experiments import data as data_lib
 from experiments import metrics, report, search_space, train
+from experiments import config
 from experiments.config import ConfigError
 
 PROJECT = "keras_tuner"
@@ -388,37 +388,10 @@ def _write_results(oracle, base, tune, out_dir):
     header = (f"# Best trial ({best.trial_id}) of a `python -m experiments tune` search: "
               f"{tune.objective} = {best.score:.4f}.\n"
               f"# Run it: python -m experiments run {out_dir / 'best.toml'}\n")
-    report.write_atomic(out_dir / "best.toml", header + to_toml(cfg.to_dict()))
+    report.write_atomic(out_dir / "best.toml", header + config.to_toml(cfg.to_dict()))
     _plot(rows, [c for c in columns if c.startswith("pooling")], tune,
           out_dir / "objective_by_pooling.png")
     return rows, best
-
-
-def to_toml(raw):
-    """TOML text of a config dict (scalars, lists, tables, arrays of tables)."""
-    lines, tables = [], []
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            tables.append((f"[{key}]", value))
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            tables.extend((f"[[{key}]]", item) for item in value)
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    for header, table in tables:
-        lines += ["", header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return repr(value)
 
 
 def _plot(rows, stages, tune, path):

@@ -1,9 +1,10 @@
-"""Shared helpers for the experiment tests: a tiny, fast config and a TOML writer."""
+"""Shared helpers for the experiment tests: tiny, fast configs."""
 
 import copy
-import json
 
 import pytest
+
+from experiments.config import to_toml
 
 TINY = {
     "seeds": [0],
@@ -15,19 +16,15 @@ TINY = {
 }
 
 
-def to_toml(raw):
-    """TOML text for a config-shaped dict (scalars, lists, tables, [[variants]])."""
-    lines = [f"{k} = {json.dumps(v)}" for k, v in raw.items() if not isinstance(v, (dict, list))
-             or (isinstance(v, list) and not (v and isinstance(v[0], dict)))]
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            lines.append(f"[{key}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                lines.append(f"[[{key}]]")
-                lines += [f"{k} = {json.dumps(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
+def tune_toml(train="", tune="", space=""):
+    """TOML text of a tiny tuning config: extra lines for [train], [tune], [tune.space]."""
+    return (
+        "[data]\nimage_size = 12\ntrain_size = 128\nvalidation_split = 0.2\n"
+        "[model]\nfilters = [4, 8]\n"
+        "[eval]\nmax_shift = 2\nconsistency_pairs = 1\n"
+        f"[train]\nepochs = 1\nverbose = 0\n{train}\n"
+        f"[tune]\n{tune}\n[tune.space]\n{space}\n"
+    )
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from experiments import __main__ as cli
 from experiments.config import ConfigError
 
-from tests.experiments.conftest import to_toml
+from experiments.config import to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from experiments import config
 from experiments.config import ConfigError
 from keras_pool import registry
 
-from tests.experiments.conftest import to_toml
+from experiments.config import to_toml
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -13,26 +13,8 @@ import pytest
 from experiments import __main__ as cli
 from experiments import config, search_space, sweep, train, tuning
 from experiments.config import ConfigError
+from tests.experiments.conftest import tune_toml
 
-TINY = """
-[data]
-image_size = 12
-train_size = 128
-validation_split = 0.2
-[model]
-filters = [4, 8]
-[train]
-epochs = 1
-verbose = 0
-[eval]
-max_shift = 2
-consistency_pairs = 1
-[tune]
-max_trials = 2
-{tune}
-[tune.space]
-{space}
-"""
 SPACE = {"pooling": '["max", "lp", "stochastic"]', "head": '["flatten", "global_avg"]',
          "p": "[1.5, 4.0]", "trainable_p": "[false, true]"}
 
@@ -41,7 +23,7 @@ def tune_config(tmp_path, tune="", **space):
     """A tiny tuning config: extra `tune` lines, and `space` keys (TOML values) over SPACE."""
     path = tmp_path / "tune.toml"
     lines = "\n".join(f"{k} = {v}" for k, v in {**SPACE, **space}.items())
-    path.write_text(TINY.format(tune=tune, space=lines))
+    path.write_text(tune_toml(tune="max_trials = 2\n" + tune, space=lines))
     return path
 
 
@@ -158,7 +140,7 @@ def test_to_toml_round_trips_a_config():
                         "train": {"learning_rate": 1e-05, "epochs": 3},
                         "variants": [{"pooling": ["max", "lp"], "p": 2.5, "trainable_p": True},
                                      {"pooling": "avg", "head": "global_avg"}]})
-    text = tuning.to_toml(cfg.to_dict())
+    text = config.to_toml(cfg.to_dict())
     assert tomllib.loads(text) == cfg.to_dict()
     assert config.parse(tomllib.loads(text)) == cfg
 

@@ -17,26 +17,13 @@ import subprocess
 import sys
 import time
 
-CONFIG = """
-[data]
-image_size = 12
-train_size = 128
-validation_split = 0.2
-[model]
-filters = [4, 8]
-[train]
-epochs = 1
-verbose = 0
-[eval]
-max_shift = 2
-consistency_pairs = 1
-[tune]
-max_trials = 4
-lost_after = 6.0
-[tune.space]
-pooling = ["max", "avg", "min", "lp", "stochastic"]
-head = ["flatten", "global_avg", "global_max"]
-"""
+from tests.experiments.conftest import tune_toml
+
+CONFIG = tune_toml(
+    tune="max_trials = 4\nlost_after = 6.0",
+    space='pooling = ["max", "avg", "min", "lp", "stochastic"]\n'
+    'head = ["flatten", "global_avg", "global_max"]',
+)
 DEADLINE = 150  # seconds for the whole search
 STARTED = re.compile(r"^\[tuner0\] trial (\d+): ", re.M)
 DONE = r"^\[{}\] trial (\d+) done: "

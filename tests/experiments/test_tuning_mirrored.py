@@ -10,27 +10,13 @@ import json
 import subprocess
 import sys
 
-CONFIG = """
-[data]
-image_size = 12
-train_size = 128
-validation_split = 0.2
-[model]
-filters = [4, 8]
-[train]
-epochs = 1
-batch_size = 32
-distribution = "mirrored"
-verbose = 0
-[eval]
-max_shift = 2
-consistency_pairs = 1
-[tune]
-max_trials = 1
-[tune.space]
-pooling = ["stochastic"]
-head = ["global_stochastic"]
-"""
+from tests.experiments.conftest import tune_toml
+
+CONFIG = tune_toml(
+    train='batch_size = 32\ndistribution = "mirrored"',
+    tune="max_trials = 1",
+    space='pooling = ["stochastic"]\nhead = ["global_stochastic"]',
+)
 
 SCRIPT = """
 import json, sys
