@@ -2,8 +2,8 @@
 
     python -m experiments bench [--out DIR] [--quick]
 
-Times forward and forward+backward (gradient of the output sum w.r.t. the
-input) of every keras_pool 2D layer, plus a 1D and a 3D sample, against the
+Times forward and forward+backward (the input gradient for a random
+cotangent) of every keras_pool 2D layer, plus a 1D and a 3D sample, against the
 Keras layer of the same kind (min -> max, Lp -> average, stochastic training
 -> max, stochastic inference -> average), on the TensorFlow backend, in two
 graph modes: plain `tf.function` and XLA (`jit_compile=True`). Also times our
@@ -12,9 +12,9 @@ installed, same input, same thread count) and the training step of the digits
 CNN with each pooling against the same model with `MaxPooling2D`.
 
 Method: everything in one process; each candidate and its baseline are traced
-and warmed up, then timed interleaved (A B A B ...) for several rounds, each
-round a block of calls long enough to dwarf the timer; the reported ratio is
-the median over rounds of candidate time / baseline time. Output:
+and warmed up, then timed interleaved for several rounds (A B B A in each, a
+block of calls long enough to dwarf the timer per letter); the reported ratio
+is the median over rounds of candidate time / baseline time. Output:
 `bench.md` (a Markdown table with the machine and versions) and `bench.csv`
 in `out_dir` (default `runs/bench`), both written atomically. Runs unchanged
 on a GPU (devices are synchronized before each block is stopped).
@@ -274,7 +274,7 @@ def _row(group, case, baseline, mode, pass_, result, rounds, goal):
     )
 
 
-def bench_layers(settings, log):
+def bench_layers(settings, log, only=None):
     import tensorflow as tf
 
     shapes = {1: settings.shape_1d, 2: settings.shape_2d, 3: settings.shape_3d}
@@ -286,6 +286,8 @@ def bench_layers(settings, log):
     for group, case, (cand_name, options), base_name, pool_args, training, goal in (
         _layer_cases()
     ):
+        if only and only not in f"[{group}] {case}":
+            continue
         rank = int(group[0])
         candidate = _make_layer(cand_name, rank, pool_args, options)
         baseline = _make_layer(base_name, rank, pool_args, {})
@@ -551,33 +553,38 @@ def _log(item):
     print(item, flush=True)
 
 
-def _rerun_on_tensorflow(out_dir, quick):
+def _rerun_on_tensorflow(out_dir, quick, only=None):
     """Keras is on another backend in this process: run the bench in a child."""
     code = (
         "import sys; from experiments.bench import main; "
-        f"sys.exit(main({out_dir!r}, {bool(quick)!r}))"
+        f"sys.exit(main({out_dir!r}, {bool(quick)!r}, {only!r}))"
     )
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     return subprocess.call([sys.executable, "-c", code], env=env)
 
 
-def main(out_dir=None, quick=False):
-    """Run the benchmark, write `bench.md` and `bench.csv` into `out_dir`; returns 0."""
+def main(out_dir=None, quick=False, only=None):
+    """Run the benchmark, write `bench.md` and `bench.csv` into `out_dir`; returns 0.
+
+    `only` (a substring of "[group] case", for development) times just the
+    matching layer cases and skips the torch and CNN parts.
+    """
     out_dir = DEFAULT_OUT if out_dir is None else os.fspath(out_dir)
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = "tensorflow"
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        return _rerun_on_tensorflow(out_dir, quick)
+        return _rerun_on_tensorflow(out_dir, quick, only)
     settings = QUICK if quick else FULL
     os.makedirs(out_dir, exist_ok=True)
     start = time.perf_counter()
     info = machine_info()
     _log("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
-    rows = bench_layers(settings, _log)
-    rows += bench_torch(settings, _log)
-    rows += bench_cnn(settings, _log)
+    rows = bench_layers(settings, _log, only)
+    if not only:
+        rows += bench_torch(settings, _log)
+        rows += bench_cnn(settings, _log)
     seconds = time.perf_counter() - start
     _write_atomic(os.path.join(out_dir, "bench.csv"), to_csv(rows))
     _write_atomic(

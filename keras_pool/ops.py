@@ -147,11 +147,19 @@ def _pad_same(x, pool_size, strides):
     return x, [p[0] for p in pads]
 
 
-def _take(x, axis, start, stop):
-    """`x[start:stop]` along `axis` (unit stride)."""
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(start, stop)
-    return x[tuple(index)]
+def _crop(x, axis, starts, sizes):
+    """`sizes` cells from `starts` along the consecutive axes from `axis`.
+
+    An `ops.slice` of a low-rank view, not indexing: TensorFlow's gradient
+    of a strided slice is ~10x slower than a slice's (a pad), and its pad
+    takes at most rank 6.
+    """
+    shape = list(ops.shape(x))
+    end = axis + len(starts)
+    outer, inner = math.prod(shape[:axis]), math.prod(shape[end:])
+    view = ops.reshape(x, [outer] + shape[axis:end] + [inner])
+    view = ops.slice(view, [0, *starts, 0], [outer, *sizes, inner])
+    return ops.reshape(view, shape[:axis] + list(sizes) + shape[end:])
 
 
 def _fit(x, axis, length):
@@ -163,35 +171,42 @@ def _fit(x, axis, length):
         pads[axis] = (0, ops.maximum(extra, 0) if dynamic else extra)
         x = ops.pad(x, pads)
     if dynamic or extra < 0:
-        x = _take(x, axis, 0, length)
+        x = _crop(x, axis, [0], [length])
     return x
 
 
 def _windows(x, pool_size, strides):
     """Windows of a (valid-padded) channels_last tensor: (N, *out, K, C).
 
-    Built from reshapes and unit-stride slices only (strided slices and their
-    gradients are an order of magnitude slower on TensorFlow's CPU): along each
-    spatial axis the tensor is fitted to (out + (k - 1) // s) * s cells and
-    reshaped to (blocks, s); window offset d = q * s + r is then phase r of
-    blocks q .. q + out. Non-overlapping windows (s >= k) need no slice at all.
-    Memory is K / prod(strides) times the input.
+    Reshapes, unit-stride slices and transposes only (strided slices and
+    their gradients are an order of magnitude slower on TensorFlow's CPU):
+    each spatial axis is fitted to (out + reach) * s cells and split into
+    (blocks, s), so window offset d = q * s + r is phase r of blocks
+    q .. q + out. Non-overlapping windows (s == k) are one reshape and one
+    transpose; overlapping ones take one slice per block shift q (the window
+    cells then come in shift-major order). Memory is K / prod(strides) times
+    the input.
     """
-    pieces = [x]
+    rank = len(pool_size)
+    outs, reaches, split = [], [], [ops.shape(x)[0]]
     for axis, (k, s) in enumerate(zip(pool_size, strides), start=1):
-        out = (ops.shape(x)[axis] - k) // s + 1
-        reach = (k - 1) // s  # how many blocks past its own a window reaches
-        split = []
-        for piece in pieces:
-            piece = _fit(piece, axis, (out + reach) * s)
-            shape = list(ops.shape(piece))
-            piece = ops.reshape(piece, shape[:axis] + [out + reach, s] + shape[axis + 1 :])
-            phases = ops.unstack(piece, num=s, axis=axis + 1)
-            for d in range(k):
-                q, r = divmod(d, s)
-                split.append(_take(phases[r], axis, q, q + out) if reach else phases[r])
-        pieces = split
-    return ops.stack(pieces, axis=-2)
+        outs.append((ops.shape(x)[axis] - k) // s + 1)
+        reaches.append((k - 1) // s)  # how many blocks past its own a window reaches
+        x = _fit(x, axis, (outs[-1] + reaches[-1]) * s)
+        split += [outs[-1] + reaches[-1], s]
+    channels = ops.shape(x)[-1]
+    x = ops.reshape(x, split + [channels])  # (N, B1, s1, B2, s2, ..., C)
+    perm = (0,) + tuple(range(1, 2 * rank, 2)) + tuple(range(2, 2 * rank + 1, 2))
+    pieces = []
+    for shifts in itertools.product(*(range(reach + 1) for reach in reaches)):
+        phases = [min(s, k - q * s) for q, k, s in zip(shifts, pool_size, strides)]
+        piece = x
+        for i, (q, r, s, out, reach) in enumerate(zip(shifts, phases, strides, outs, reaches)):
+            if reach or r < s:
+                piece = _crop(piece, 1 + 2 * i, [q, 0], [out, r])
+        piece = ops.transpose(piece, perm + (2 * rank + 1,))
+        pieces.append(ops.reshape(piece, [-1] + outs + [math.prod(phases), channels]))
+    return pieces[0] if len(pieces) == 1 else ops.concatenate(pieces, axis=-2)
 
 
 def _valid_counts(spatial, pool_size, strides, befores, dtype):
@@ -272,10 +287,7 @@ def _uniform(shape, dtype, seed):
     the pooling for a few integer ops per window.
     """
     keys = keras.random.randint((2,), 0, 2**31 - 1, seed=seed, dtype="int32")
-    size = 1
-    for n in shape:
-        size = size * n
-    h = ops.arange(size, dtype="int32") * ops.bitwise_or(keys[0], 1) + keys[1]
+    h = ops.arange(math.prod(shape), dtype="int32") * ops.bitwise_or(keys[0], 1) + keys[1]
     for shift, factor in ((16, 0x7FEB352D), (15, -0x7B935975)):  # -0x7B935975: 0x846CA68B
         h = ops.bitwise_xor(h, _shift_right(h, shift)) * factor  # int32 wraps around
     h = ops.bitwise_xor(h, _shift_right(h, 16))
@@ -283,29 +295,68 @@ def _uniform(shape, dtype, seed):
     return ops.reshape(u, shape)
 
 
+def _first_above(values, threshold, axis):
+    """One-hot (along `axis`) of the first cell whose running sum of `values`
+    exceeds `threshold`, and the sum of the cells before it."""
+    values = ops.stop_gradient(values)
+    cdf = ops.cumsum(values, axis=axis)
+    size = ops.shape(values)[axis]
+    index = ops.sum(ops.cast(cdf <= threshold, "int32"), axis=axis, keepdims=True)
+    positions = ops.arange(size, dtype="int32")
+    shape = [1] * len(values.shape)
+    shape[axis] = -1
+    hot = ops.reshape(positions, shape) == ops.minimum(index, size - 1)
+    before = ops.sum(ops.where(hot, cdf - values, ops.zeros_like(cdf)), axis=axis, keepdims=True)
+    return hot, before
+
+
 def _stochastic_reduce(a, axis, training, seed):
     """Zeiler & Fergus stochastic pooling of `a >= 0` over one `axis`.
 
-    Training: one element per window, drawn with probability a_i / sum(a).
-    Inference: sum(p_i a_i) = sum(a**2) / sum(a). A window with sum(a) = 0
-    gives 0.
+    Training: one element per window, drawn with probability a_i / sum(a)
+    by inverse CDF, in two levels so that no cumsum runs over more than 32
+    cells (XLA's CPU cumsum is quadratic in its length): the axis is cut into
+    blocks, a block is drawn by its sum, then a cell of it with the rest of
+    the same uniform number. Inference: sum(p_i a_i) = sum(a**2) / sum(a).
+    A window with sum(a) = 0 gives 0.
     """
-    total = ops.sum(a, axis=axis, keepdims=True)
-    safe_total = ops.where(total > 0, total, ops.ones_like(total))
+    axis = axis % len(a.shape)
     if not training:
+        total = ops.sum(a, axis=axis, keepdims=True)
+        safe_total = ops.where(total > 0, total, ops.ones_like(total))
         return ops.squeeze(ops.sum(ops.square(a), axis=axis, keepdims=True) / safe_total, axis)
-    cdf = ops.stop_gradient(ops.cumsum(a, axis=axis))
-    u = _uniform(ops.shape(total), a.dtype, seed)
-    threshold = u * ops.stop_gradient(total)
-    # The pick is the first index whose cumulative mass exceeds the threshold.
-    index = ops.sum(ops.cast(cdf <= threshold, "int32"), axis=axis, keepdims=True)
     size = ops.shape(a)[axis]
-    index = ops.minimum(index, size - 1)
-    positions = ops.arange(size, dtype="int32")
-    shape = [1] * len(a.shape)
-    shape[axis] = -1
-    chosen = ops.reshape(positions, shape) == index
-    return ops.sum(ops.where(chosen, a, ops.zeros_like(a)), axis=axis)
+    cells = min(size, 32) if isinstance(size, int) else 32
+    blocks = (size + cells - 1) // cells
+    a = _fit(a, axis, blocks * cells)  # zeros at the end are never drawn
+    shape = list(ops.shape(a))
+    a = ops.reshape(a, shape[:axis] + [blocks, cells] + shape[axis + 1 :])
+    sums = ops.sum(a, axis=axis + 1)
+    total = ops.stop_gradient(ops.sum(sums, axis=axis, keepdims=True))
+    threshold = _uniform(ops.shape(total), a.dtype, seed) * total
+    hot, before = _first_above(sums, threshold, axis)
+    block = ops.sum(ops.where(ops.expand_dims(hot, axis + 1), a, ops.zeros_like(a)), axis=axis)
+    hot, _ = _first_above(block, threshold - before, axis)
+    return ops.sum(ops.where(hot, block, ops.zeros_like(block)), axis=axis)
+
+
+def _sample_cells(cells, seed):
+    """`_stochastic_reduce`'s training draw with each window cell a tensor.
+
+    The same numbers and the same pick (the first cell whose running sum
+    exceeds u * total), by running sums and selects over the K cells: no
+    window-sized cumsum, one-hot or reductions (fast path for windows).
+    """
+    total = ops.stop_gradient(cells[0])
+    bounds = []
+    for cell in cells[1:]:
+        bounds.append(total)
+        total = total + ops.stop_gradient(cell)
+    threshold = _uniform(ops.shape(total), total.dtype, seed) * total
+    out = cells[0]
+    for bound, cell in zip(bounds, cells[1:]):
+        out = ops.where(threshold >= bound, cell, out)
+    return out
 
 
 def _windowed(name, inputs, pool_size, strides, padding, data_format, reduce, rank=None):
@@ -410,21 +461,26 @@ def stochastic_pool(
     """Stochastic pooling (Zeiler & Fergus 2013).
 
     With a = max(x, 0) and p_i = a_i / sum(a) per window: in training one a_i
-    is drawn with probability p_i; at inference the result is sum(p_i a_i).
+    is drawn with probability p_i; at inference the result is sum(p_i a_i),
+    computed as sum(a**2) / sum(a) (so a must stay below 1.8e19 in float32).
     Windows with sum(a) = 0 give 0. `seed` is an int or a
     `keras.random.SeedGenerator` (use the latter for fresh draws under jit).
     """
 
     def reduce(x, pool_size, strides, padding, spatial, befores):
         a = ops.relu(x)
-        if _FAST_PATHS and not training:
-            # sum(a**2) / sum(a) as two average pools, no windows. x is
-            # zero-padded already: torch's "same" average pool would
+        if _FAST_PATHS and not training and any(s < k for s, k in zip(strides, pool_size)):
+            # Overlapping windows: sum(a**2) / sum(a) as two average pools,
+            # no windows (non-overlapping windows are cheaper as windows).
+            # x is zero-padded already: torch's "same" average pool would
             # replicate the edges instead.
             total = ops.average_pool(a, pool_size, strides, "valid")
             safe_total = ops.where(total > 0, total, ops.ones_like(total))
             return ops.average_pool(ops.square(a), pool_size, strides, "valid") / safe_total
-        return _stochastic_reduce(_windows(a, pool_size, strides), -2, training, seed)
+        windows = _windows(a, pool_size, strides)
+        if _FAST_PATHS and training:
+            return _sample_cells(ops.unstack(windows, math.prod(pool_size), axis=-2), seed)
+        return _stochastic_reduce(windows, -2, training, seed)
 
     return _windowed(
         "stochastic_pool", inputs, pool_size, strides, padding, data_format, reduce

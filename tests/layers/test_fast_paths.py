@@ -76,7 +76,8 @@ def test_lp_general_path_keeps_extreme_values_accurate(monkeypatch, rng, p):
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_stochastic_inference_average_pools_match_windows(monkeypatch, rng, rank, data_format):
-    """Inference as avg_pool(a**2) / avg_pool(a) vs sum(a**2) / sum(a) over windows."""
+    """Inference over overlapping windows as avg_pool(a**2) / avg_pool(a) vs
+    sum(a**2) / sum(a) over extracted windows (the path of the other windows)."""
     x = _input(rng, rank)
     x[0] = -np.abs(x[0])  # a sample whose every window is zero after the ReLU
     if data_format == "channels_first":
@@ -96,7 +97,11 @@ def test_stochastic_inference_average_pools_match_windows(monkeypatch, rng, rank
 @pytest.mark.parametrize("rank", [1, 2, 3])
 @pytest.mark.parametrize("pool_size,strides", [(2, 2), (3, 2), (2, 1), (3, 3), (2, 3), (1, 1), (4, 2)])
 def test_window_extraction_matches_numpy(rank, pool_size, strides):
-    """Reshape + unit-stride slices (no strided slices) give the windows in row-major order."""
+    """Reshapes, unit-stride slices and transposes (no strided slices) give every window.
+
+    Cells come row-major for non-overlapping windows, shift-major otherwise
+    (no reduction depends on the order), so each window is compared sorted.
+    """
     for n in (pool_size, pool_size + 1, 7, 8):
         shape = (2,) + (n,) * rank + (3,)
         x = np.arange(np.prod(shape), dtype="float32").reshape(shape)
@@ -106,9 +111,14 @@ def test_window_extraction_matches_numpy(rank, pool_size, strides):
         out = [(n - pool_size) // strides + 1] * rank
         assert windows.shape == (2, *out, pool_size**rank, 3)
         for index in itertools.product(*(range(o) for o in out)):
-            for k, offset in enumerate(itertools.product(range(pool_size), repeat=rank)):
-                cell = tuple(i * strides + d for i, d in zip(index, offset))
-                np.testing.assert_array_equal(windows[(slice(None), *index, k)], x[(slice(None), *cell)])
+            cells = [
+                x[(slice(None), *(i * strides + d for i, d in zip(index, offset)))]
+                for offset in itertools.product(range(pool_size), repeat=rank)
+            ]
+            window = windows[(slice(None), *index)]
+            if strides == pool_size:
+                np.testing.assert_array_equal(window, np.stack(cells, axis=1))
+            np.testing.assert_array_equal(np.sort(window, axis=1), np.sort(cells, axis=0).swapaxes(0, 1))
 
 
 def test_hashed_uniform_is_uniform_reproducible_and_fresh():
@@ -123,3 +133,36 @@ def test_hashed_uniform_is_uniform_reproducible_and_fresh():
     assert np.mean(u1 == u2) < 1e-3
     same = [keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", 5)) for _ in range(2)]
     np.testing.assert_array_equal(*same)  # an int seed reproduces
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_stochastic_training_cell_selects_match_window_cumsum(monkeypatch, rng, rank):
+    """Running sums and selects over the window cells draw exactly what the
+    cumsum / one-hot over stacked windows draws, from the same numbers."""
+    x = _input(rng, rank)
+    x[0, :2] = 0.0  # all-zero windows give 0 either way
+    for pool_size, strides, padding in WINDOWS:
+        fn = lambda v: pool_ops.stochastic_pool(  # noqa: E731
+            v, pool_size, strides, padding, training=True, seed=7
+        )
+        (out, grad), general = _fast_and_general(monkeypatch, fn, x)
+        _assert_same((out, grad), general, rtol=0, atol=0)
+        assert np.all(grad == np.round(grad)) and grad.min() >= 0  # picks counted
+
+
+def test_two_level_draw_over_a_long_axis_follows_a_over_sum_a():
+    """Over more than 32 cells the draw picks a block of 32 by its sum, then a
+    cell in it; cells in every block, and the padded tail, keep the law."""
+    values = np.zeros(70, "float32")
+    picks = {0: 1.0, 5: 2.0, 31: 0.5, 32: 3.0, 40: 1.5, 63: 2.5, 64: 0.75, 69: 4.0}
+    for i, v in picks.items():
+        values[i] = v
+    values[10] = -3.0  # negative cells count as zero
+    x = np.tile(values.reshape(1, 70, 1), (20000, 1, 1))
+    draws = keras.ops.convert_to_numpy(
+        pool_ops.global_stochastic_pool(x, training=True, seed=11)
+    ).ravel()
+    a = np.array(list(picks.values()))
+    observed = np.array([(draws == v).sum() for v in a])
+    assert np.isin(draws, a).all()
+    assert stats.chisquare(observed, a / a.sum() * len(draws)).pvalue > 1e-3
