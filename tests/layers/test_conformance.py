@@ -56,18 +56,8 @@ class LayerTest(testing.TestCase):
         else:
             out = tuple(n // 2 for n in spatial)
         expected = (2, *out, 3) if data_format == "channels_last" else (2, 3, *out)
-        self.run_layer_test(
-            cls,
-            init_kwargs={"pool_size": 2, "padding": padding, "data_format": data_format,
-                         **EXTRA[kind]},
-            input_shape=shape,
-            expected_output_shape=expected,
-            expected_num_trainable_weights=0,
-            expected_num_non_trainable_weights=0,
-            expected_num_seed_generators=1 if kind == "stochastic" else 0,
-            expected_num_losses=0,
-            supports_masking=False,
-        )
+        init = {"pool_size": 2, "padding": padding, "data_format": data_format}
+        self._run_weightless(cls, kind, init, shape, expected)
 
     @parameterized.named_parameters(*_global_cases())
     def test_global_layer(self, kind, rank, keepdims, data_format):
@@ -78,11 +68,16 @@ class LayerTest(testing.TestCase):
             expected = (2,) + (1,) * rank + (3,) if data_format == "channels_last" else (2, 3) + (1,) * rank
         else:
             expected = (2, 3)
+        init = {"keepdims": keepdims, "data_format": data_format}
+        self._run_weightless(cls, kind, init, shape, expected)
+
+    def _run_weightless(self, cls, kind, init_kwargs, input_shape, expected_shape):
+        """Keras's layer test for a layer without weights (a seed generator if stochastic)."""
         self.run_layer_test(
             cls,
-            init_kwargs={"keepdims": keepdims, "data_format": data_format, **EXTRA[kind]},
-            input_shape=shape,
-            expected_output_shape=expected,
+            init_kwargs={**init_kwargs, **EXTRA[kind]},
+            input_shape=input_shape,
+            expected_output_shape=expected_shape,
             expected_num_trainable_weights=0,
             expected_num_non_trainable_weights=0,
             expected_num_seed_generators=1 if kind == "stochastic" else 0,
