@@ -88,16 +88,23 @@ def _p_argument(p):
     return normalize_p(p) if isinstance(p, (int, float, str)) else p
 
 
-def _check_rank(inputs, rank, name):
+def _check_rank(inputs, name):
+    """The number of spatial dims of `inputs` (1, 2 or 3); ValueError otherwise."""
     ndim = len(inputs.shape)
-    if rank is None:
-        if ndim not in (3, 4, 5):
-            raise ValueError(
-                f"`{name}` expects a 3D, 4D or 5D input (batch, spatial..., "
-                f"channels). Received input shape: {tuple(inputs.shape)}"
-            )
-        return ndim - 2
-    return rank
+    if ndim not in (3, 4, 5):
+        raise ValueError(
+            f"`{name}` expects a 3D, 4D or 5D input (batch, spatial..., "
+            f"channels). Received input shape: {tuple(inputs.shape)}"
+        )
+    return ndim - 2
+
+
+def _pool_arguments(name, inputs, pool_size, strides, padding, data_format):
+    """The checked windowed-pooling arguments, as tuples and lower-case strings."""
+    rank = _check_rank(inputs, name)
+    pool_size = normalize_tuple(pool_size, rank, "pool_size")
+    strides = pool_size if strides is None else normalize_tuple(strides, rank, "strides")
+    return rank, pool_size, strides, normalize_padding(padding), normalize_data_format(data_format)
 
 
 # ----------------------------------------------------------------------------
@@ -359,13 +366,11 @@ def _sample_cells(cells, seed):
     return out
 
 
-def _windowed(name, inputs, pool_size, strides, padding, data_format, reduce, rank=None):
+def _windowed(name, inputs, pool_size, strides, padding, data_format, reduce):
     """Shared driver: validate, go channels_last, pad, window, reduce, restore."""
-    rank = _check_rank(inputs, rank, name)
-    pool_size = normalize_tuple(pool_size, rank, "pool_size")
-    strides = pool_size if strides is None else normalize_tuple(strides, rank, "strides")
-    padding = normalize_padding(padding)
-    data_format = normalize_data_format(data_format)
+    rank, pool_size, strides, padding, data_format = _pool_arguments(
+        name, inputs, pool_size, strides, padding, data_format
+    )
     x = ops.convert_to_tensor(inputs)
     dtype = keras.backend.standardize_dtype(x.dtype)
     x = ops.cast(x, _compute_dtype(x))
@@ -393,11 +398,9 @@ def min_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
         padding: `"valid"` or `"same"`; padded cells never win.
         data_format: `"channels_last"` or `"channels_first"`.
     """
-    rank = _check_rank(inputs, None, "min_pool")
-    pool_size = normalize_tuple(pool_size, rank, "pool_size")
-    strides = pool_size if strides is None else normalize_tuple(strides, rank, "strides")
-    padding = normalize_padding(padding)
-    data_format = normalize_data_format(data_format)
+    rank, pool_size, strides, padding, data_format = _pool_arguments(
+        "min_pool", inputs, pool_size, strides, padding, data_format
+    )
     # Pool channels_last: TensorFlow's CPU kernels have no channels_first 3D max
     # pool, and no float16 one either, so 3D half-precision input pools in float32.
     x = _channels_last(ops.convert_to_tensor(inputs), data_format)
@@ -493,7 +496,7 @@ def stochastic_pool(
 
 
 def _global(name, inputs, data_format, keepdims, reduce):
-    _check_rank(inputs, None, name)
+    _check_rank(inputs, name)
     data_format = normalize_data_format(data_format)
     x = ops.convert_to_tensor(inputs)
     dtype = keras.backend.standardize_dtype(x.dtype)
@@ -514,7 +517,7 @@ def _global(name, inputs, data_format, keepdims, reduce):
 
 def global_min_pool(inputs, data_format=None, keepdims=False):
     """Minimum over all spatial positions, per channel."""
-    _check_rank(inputs, None, "global_min_pool")
+    _check_rank(inputs, "global_min_pool")
     data_format = normalize_data_format(data_format)
     rank = len(inputs.shape)
     axes = tuple(range(1, rank - 1)) if data_format == "channels_last" else tuple(range(2, rank))
