@@ -7,7 +7,7 @@ The signatures follow `keras.ops.max_pool`.
 >>> import numpy as np
 >>> from keras_pool import ops as pool_ops
 >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
->>> pool_ops.min_pool(x, 2).shape
+>>> tuple(pool_ops.min_pool(x, 2).shape)
 (1, 2, 2, 1)
 """
 
@@ -50,12 +50,7 @@ def normalize_tuple(value, rank, name):
 
 
 def normalize_padding(padding):
-    value = padding.lower() if isinstance(padding, str) else padding
-    if value not in PADDINGS:
-        raise ValueError(
-            f"`padding` must be one of {PADDINGS}. Received: padding={padding!r}"
-        )
-    return value
+    return normalize_choice(padding, "padding", PADDINGS)
 
 
 def normalize_data_format(data_format):
@@ -70,22 +65,41 @@ def normalize_data_format(data_format):
     return value
 
 
-def normalize_p(p):
-    """`p` as a float in [1, inf]; ValueError naming the value otherwise."""
-    try:
-        value = float(p)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`p` must be a number in [1, inf]. Received: p={p!r}"
-        ) from None
-    if math.isnan(value) or value < 1.0:
-        raise ValueError(f"`p` must be a number in [1, inf]. Received: p={p!r}")
+def normalize_bool(value, name):
+    """`value` if it is a bool; ValueError naming `name` otherwise ("false" is no bool)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
     return value
 
 
+def normalize_number(value, name, low, high):
+    """`value` as a float in [low, high]; ValueError naming `name` for anything else
+    (strings and bools included)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
+        low <= float(value) <= high
+    ):
+        raise ValueError(
+            f"`{name}` must be a number in [{low}, {high}]. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def normalize_p(p):
+    """`p` as a float in [1, inf]; ValueError naming the value otherwise."""
+    return normalize_number(p, "p", 1.0, math.inf)
+
+
+def normalize_choice(value, name, choices):
+    """`value` lower-cased if it is one of `choices`; ValueError naming `name` otherwise."""
+    lowered = value.lower() if isinstance(value, str) else value
+    if lowered not in choices:
+        raise ValueError(f"`{name}` must be one of {choices}. Received: {name}={value!r}")
+    return lowered
+
+
 def _p_argument(p):
-    """A Python number is checked and made a float; a tensor/variable p passes."""
-    return normalize_p(p) if isinstance(p, (int, float, str)) else p
+    """A Python value is checked and made a float; a tensor/variable p passes."""
+    return normalize_p(p) if isinstance(p, (int, float, str, bool)) else p
 
 
 def _check_rank(inputs, name):
@@ -100,11 +114,59 @@ def _check_rank(inputs, name):
 
 
 def _pool_arguments(name, inputs, pool_size, strides, padding, data_format):
-    """The checked windowed-pooling arguments, as tuples and lower-case strings."""
+    """The checked windowed-pooling arguments, as tuples and lower-case strings.
+
+    A window larger than the input's (static) size with "valid" padding is a
+    ValueError naming both sizes, on every backend.
+    """
     rank = _check_rank(inputs, name)
     pool_size = normalize_tuple(pool_size, rank, "pool_size")
     strides = pool_size if strides is None else normalize_tuple(strides, rank, "strides")
-    return rank, pool_size, strides, normalize_padding(padding), normalize_data_format(data_format)
+    padding, data_format = normalize_padding(padding), normalize_data_format(data_format)
+    pooled_shape(tuple(inputs.shape), pool_size, strides, padding, data_format)
+    return rank, pool_size, strides, padding, data_format
+
+
+def spatial_dims(shape, data_format):
+    """The spatial part of a (static) shape."""
+    return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
+
+
+def with_spatial(shape, spatial, data_format):
+    """`shape` with its spatial part replaced by `spatial`."""
+    if data_format == "channels_last":
+        return (shape[0], *spatial, shape[-1])
+    return (shape[0], shape[1], *spatial)
+
+
+def pooled_shape(input_shape, pool_size, strides, padding, data_format):
+    """Output shape of windowed pooling (None stays None), as Keras computes it.
+
+    ValueError when a window is larger than the input with "valid" padding
+    ("same" pads every axis to at least one window).
+    """
+    input_shape = tuple(input_shape)
+    spatial = spatial_dims(input_shape, data_format)
+    out = []
+    for n, k, s in zip(spatial, pool_size, strides):
+        if n is None:
+            out.append(None)
+        elif padding == "same":
+            out.append((n + s - 1) // s)
+        elif k > n:
+            raise ValueError(
+                f"The pool window {tuple(pool_size)} is larger than the input's spatial "
+                f"size {spatial} (padding='valid'). Use a smaller `pool_size` or "
+                "padding='same'."
+            )
+        else:
+            out.append((n - k) // s + 1)
+    return with_spatial(input_shape, out, data_format)
+
+
+def _is_symbolic(x):
+    """True for a `keras.Input`-style tensor: only its shape and dtype exist."""
+    return isinstance(x, keras.KerasTensor)
 
 
 # ----------------------------------------------------------------------------
@@ -371,15 +433,27 @@ def _windowed(name, inputs, pool_size, strides, padding, data_format, reduce):
     rank, pool_size, strides, padding, data_format = _pool_arguments(
         name, inputs, pool_size, strides, padding, data_format
     )
-    x = ops.convert_to_tensor(inputs)
-    dtype = keras.backend.standardize_dtype(x.dtype)
-    x = ops.cast(x, _compute_dtype(x))
-    x = _channels_last(x, data_format)
+    if _is_symbolic(inputs):
+        shape = pooled_shape(inputs.shape, pool_size, strides, padding, data_format)
+        return keras.KerasTensor(shape, dtype=inputs.dtype)
+    x, dtype = _prepare(inputs, data_format)
     spatial = _spatial_shape(x)
     befores = [0] * rank
     if padding == "same":
         x, befores = _pad_same(x, pool_size, strides)
     out = reduce(x, pool_size, strides, padding, spatial, befores)
+    return _finish(out, data_format, dtype)
+
+
+def _prepare(inputs, data_format):
+    """`inputs` as a channels_last tensor in the compute dtype, and its own dtype."""
+    x = ops.convert_to_tensor(inputs)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return _channels_last(ops.cast(x, _compute_dtype(x)), data_format), dtype
+
+
+def _finish(out, data_format, dtype):
+    """A channels_last result back in the caller's data format and dtype."""
     return ops.cast(_restore_format(out, data_format), dtype)
 
 
@@ -401,6 +475,9 @@ def min_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
     rank, pool_size, strides, padding, data_format = _pool_arguments(
         "min_pool", inputs, pool_size, strides, padding, data_format
     )
+    if _is_symbolic(inputs):
+        return ops.negative(ops.max_pool(ops.negative(inputs), pool_size, strides, padding,
+                                         data_format))
     # Pool channels_last: TensorFlow's CPU kernels have no channels_first 3D max
     # pool, and no float16 one either, so 3D half-precision input pools in float32.
     x = _channels_last(ops.convert_to_tensor(inputs), data_format)
@@ -433,6 +510,7 @@ def lp_pool(
     2.0
     """
     p = _p_argument(p)
+    normalize = normalize_bool(normalize, "normalize")
 
     def reduce(x, pool_size, strides, padding, spatial, befores):
         count = None
@@ -495,9 +573,22 @@ def stochastic_pool(
 # ----------------------------------------------------------------------------
 
 
+def global_shape(input_shape, data_format, keepdims):
+    """Output shape of global pooling, as `keras.layers.GlobalMaxPooling2D` computes it."""
+    input_shape = tuple(input_shape)
+    rank = len(input_shape) - 2
+    if not keepdims:
+        channels = input_shape[-1] if data_format == "channels_last" else input_shape[1]
+        return (input_shape[0], channels)
+    return with_spatial(input_shape, (1,) * rank, data_format)
+
+
 def _global(name, inputs, data_format, keepdims, reduce):
     _check_rank(inputs, name)
     data_format = normalize_data_format(data_format)
+    keepdims = normalize_bool(keepdims, "keepdims")
+    if _is_symbolic(inputs):
+        return keras.KerasTensor(global_shape(inputs.shape, data_format, keepdims), inputs.dtype)
     x = ops.convert_to_tensor(inputs)
     dtype = keras.backend.standardize_dtype(x.dtype)
     x = ops.cast(x, _compute_dtype(x))
@@ -519,6 +610,7 @@ def global_min_pool(inputs, data_format=None, keepdims=False):
     """Minimum over all spatial positions, per channel."""
     _check_rank(inputs, "global_min_pool")
     data_format = normalize_data_format(data_format)
+    keepdims = normalize_bool(keepdims, "keepdims")
     rank = len(inputs.shape)
     axes = tuple(range(1, rank - 1)) if data_format == "channels_last" else tuple(range(2, rank))
     return ops.min(inputs, axis=axes, keepdims=keepdims)
@@ -527,6 +619,7 @@ def global_min_pool(inputs, data_format=None, keepdims=False):
 def global_lp_pool(inputs, data_format=None, keepdims=False, p=2.0, normalize=False):
     """Lp norm (or power mean with `normalize=True`) over all spatial positions."""
     p = _p_argument(p)
+    normalize = normalize_bool(normalize, "normalize")
 
     def reduce(flat, axis):
         count = float(flat.shape[axis]) if flat.shape[axis] is not None else ops.cast(
@@ -547,3 +640,331 @@ def global_stochastic_pool(
         return _stochastic_reduce(ops.relu(flat), axis, training, seed)
 
     return _global("global_stochastic_pool", inputs, data_format, keepdims, reduce)
+
+
+# ----------------------------------------------------------------------------
+# Weighted windows: per-channel strided cross-correlation
+# ----------------------------------------------------------------------------
+
+
+def _correlate(x, window, strides, weight):
+    """sum over window offsets d of weight(d) * x[i * strides + d], per channel.
+
+    `x` is channels_last and already padded (valid windows only); `weight(d)`
+    is a number or a tensor broadcastable to the channels. One unit-stride
+    slice per offset of a view in which each axis is split into (blocks,
+    stride), as in `_windows`, and a multiply-add: no window tensor and no
+    convolution kernel, so it runs alike on every backend, rank and dtype.
+    """
+    split, outs = [ops.shape(x)[0]], []
+    for axis, (k, s) in enumerate(zip(window, strides), start=1):
+        outs.append((ops.shape(x)[axis] - k) // s + 1)
+        blocks = outs[-1] + (k - 1) // s
+        x = _fit(x, axis, blocks * s)
+        split += [blocks, s]
+    channels = ops.shape(x)[-1]
+    x = ops.reshape(x, split + [channels])
+    total = None
+    for offset in itertools.product(*(range(k) for k in window)):
+        piece = x
+        for i, (d, k, s, out) in enumerate(zip(offset, window, strides, outs)):
+            if k > 1 or s > 1:
+                piece = _crop(piece, 1 + 2 * i, list(divmod(d, s)), [out, 1])
+        term = piece * weight(offset)
+        total = term if total is None else total + term
+    return ops.reshape(total, [split[0]] + outs + [channels])
+
+
+# ----------------------------------------------------------------------------
+# Anti-aliased pooling (Zhang 2019): BlurPool and MaxBlurPool
+# ----------------------------------------------------------------------------
+
+PADDING_MODES = ("reflect", "replicate", "zero")
+MAX_FILTER_SIZE = 7
+
+
+def binomial_filter(filter_size):
+    """The normalized binomial row: [1, 3, 3, 1] / 8 for `filter_size=4`."""
+    row = [math.comb(filter_size - 1, i) for i in range(filter_size)]
+    return [value / sum(row) for value in row]
+
+
+def blur_pads(filter_size):
+    """(before, after) padding of one axis, as antialiased-cnns places it."""
+    return (filter_size - 1) // 2, filter_size // 2
+
+
+def normalize_blur_arguments(rank, filter_size, strides, padding_mode):
+    """Checked `filter_size` and `strides` tuples and the lower-case `padding_mode`."""
+    filter_size = normalize_tuple(filter_size, rank, "filter_size")
+    if max(filter_size) > MAX_FILTER_SIZE:
+        raise ValueError(
+            f"`filter_size` must be an int in 1..{MAX_FILTER_SIZE} or a tuple of them. "
+            f"Received: filter_size={filter_size!r}"
+        )
+    strides = normalize_tuple(strides, rank, "strides")
+    return filter_size, strides, normalize_choice(padding_mode, "padding_mode", PADDING_MODES)
+
+
+def blurred_shape(input_shape, filter_size, strides, padding_mode, data_format):
+    """Output shape of `blur_pool`: ceil(n / stride) per axis.
+
+    ValueError when "reflect" padding needs more cells than an axis has.
+    """
+    input_shape = tuple(input_shape)
+    spatial = spatial_dims(input_shape, data_format)
+    for n, f in zip(spatial, filter_size):
+        if padding_mode == "reflect" and n is not None and n <= max(blur_pads(f)):
+            raise ValueError(
+                f"padding_mode='reflect' with filter_size={tuple(filter_size)} needs more "
+                f"than {max(blur_pads(f))} cells on every axis; the input's spatial size is "
+                f"{spatial}. Use padding_mode='replicate' or 'zero', or a larger input."
+            )
+    out = [None if n is None else (n + s - 1) // s for n, s in zip(spatial, strides)]
+    return with_spatial(input_shape, out, data_format)
+
+
+def _pad_axis(x, axis, before, after, mode):
+    """Pad one axis: "zero", "reflect" (mirrored, edge not repeated) or "replicate"."""
+    if before == after == 0:
+        return x
+    if mode == "zero":
+        pads = [(0, 0)] * len(x.shape)
+        pads[axis] = (before, after)
+        return ops.pad(x, pads)
+    n = ops.shape(x)[axis]
+    if mode == "reflect":
+        head = ops.flip(_crop(x, axis, [1], [before]), axis) if before else None
+        tail = ops.flip(_crop(x, axis, [n - 1 - after], [after]), axis) if after else None
+    else:
+        head = ops.repeat(_crop(x, axis, [0], [1]), before, axis=axis) if before else None
+        tail = ops.repeat(_crop(x, axis, [n - 1], [1]), after, axis=axis) if after else None
+    return ops.concatenate([p for p in (head, x, tail) if p is not None], axis=axis)
+
+
+def _blur(x, filter_size, strides, padding_mode):
+    """Pad, low-pass with the binomial filter and subsample a channels_last tensor.
+
+    The filter is the outer product of binomial rows, so it runs as one
+    strided 1D filter per axis (f taps instead of f**rank per output).
+    """
+    rank = len(strides)
+    for axis, (f, s) in enumerate(zip(filter_size, strides), start=1):
+        x = _pad_axis(x, axis, *blur_pads(f), padding_mode)
+        taps = binomial_filter(f)
+        window = tuple(f if i == axis else 1 for i in range(1, rank + 1))
+        steps = tuple(s if i == axis else 1 for i in range(1, rank + 1))
+        x = _correlate(x, window, steps, lambda d, taps=taps, i=axis - 1: taps[d[i]])
+    return x
+
+
+def blur_pool(inputs, filter_size=4, strides=2, padding_mode="reflect", data_format=None):
+    """BlurPool (Zhang 2019): pad, blur each channel with a binomial filter, subsample.
+
+    The filter is the normalized outer product of binomial rows of
+    `filter_size` taps per axis ([1, 2, 1] / 4 for 3, [1, 3, 3, 1] / 8 for 4);
+    each axis is padded by ((f - 1) // 2, f // 2) cells, as antialiased-cnns'
+    `BlurPool` does, so the output has ceil(n / strides) cells per axis.
+    `filter_size=1` is plain subsampling.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D).
+        filter_size: int in 1..7 (or a tuple), the filter taps per axis.
+        strides: int or tuple, the subsampling factor.
+        padding_mode: `"reflect"` (default, as antialiased-cnns), `"replicate"`
+            or `"zero"`.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    >>> import numpy as np
+    >>> x = np.array([0, 0, 8, 0, 0, 0], "float32").reshape(1, 6, 1)
+    >>> keras.ops.convert_to_numpy(blur_pool(x, filter_size=3, strides=2))[0, :, 0].tolist()  # [1, 2, 1] / 4
+    [0.0, 4.0, 0.0]
+    """
+    rank = _check_rank(inputs, "blur_pool")
+    filter_size, strides, padding_mode = normalize_blur_arguments(
+        rank, filter_size, strides, padding_mode
+    )
+    data_format = normalize_data_format(data_format)
+    shape = blurred_shape(inputs.shape, filter_size, strides, padding_mode, data_format)
+    if _is_symbolic(inputs):
+        return keras.KerasTensor(shape, dtype=inputs.dtype)
+    x, dtype = _prepare(inputs, data_format)
+    return _finish(_blur(x, filter_size, strides, padding_mode), data_format, dtype)
+
+
+def max_blur_pool(
+    inputs,
+    pool_size=2,
+    strides=2,
+    filter_size=4,
+    padding="valid",
+    padding_mode="reflect",
+    data_format=None,
+):
+    """MaxBlurPool (Zhang 2019): max pooling with stride 1, then `blur_pool` with `strides`.
+
+    The anti-aliased replacement for `max_pool(x, pool_size, strides)`: the
+    dense max keeps max pooling's nonlinearity, the blur removes the
+    aliasing of its subsampling. `padding` is the max pool's ("valid" as in
+    antialiased-cnns' `MaxPool2d(kernel_size=2, stride=1)`, or "same"),
+    `padding_mode` the blur's.
+
+    >>> import numpy as np
+    >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
+    >>> tuple(max_blur_pool(x, pool_size=2, strides=2).shape)  # 4 -> 3 (max) -> 2 (blur)
+    (1, 2, 2, 1)
+    """
+    rank, pool_size, _, padding, data_format = _pool_arguments(
+        "max_blur_pool", inputs, pool_size, 1, padding, data_format
+    )
+    filter_size, strides, padding_mode = normalize_blur_arguments(
+        rank, filter_size, strides, padding_mode
+    )
+    maxed_shape = pooled_shape(inputs.shape, pool_size, (1,) * rank, padding, data_format)
+    shape = blurred_shape(maxed_shape, filter_size, strides, padding_mode, data_format)
+    if _is_symbolic(inputs):
+        return keras.KerasTensor(shape, dtype=inputs.dtype)
+    x, dtype = _prepare(inputs, data_format)
+    x = ops.max_pool(x, pool_size, 1, padding, "channels_last")
+    return _finish(_blur(x, filter_size, strides, padding_mode), data_format, dtype)
+
+
+# ----------------------------------------------------------------------------
+# Learned max-average mixes (Lee, Gallagher & Tu 2016): mixed and gated pooling
+# ----------------------------------------------------------------------------
+
+
+def _mean_pool(x, pool_size, strides, padding):
+    """Average pooling of a channels_last tensor; "same" windows average their
+    real cells only, on every backend (Keras's torch backend pads "same"
+    average pooling with the edge values)."""
+    if padding == "valid":
+        return ops.average_pool(x, pool_size, strides, "valid")
+    spatial = _spatial_shape(x)
+    padded, befores = _pad_same(x, pool_size, strides)
+    total = ops.average_pool(padded, pool_size, strides, "valid") * float(math.prod(pool_size))
+    counts = _valid_counts(spatial, pool_size, strides, befores, x.dtype)
+    return total / ops.squeeze(counts, axis=-1)
+
+
+def _max_average_mix(name, inputs, pool_size, strides, padding, data_format, gate):
+    """avg + gate * (max - avg) per window; `gate(x, pool_size, strides, padding)`
+    gives the mix (a number or a tensor broadcastable to the output)."""
+    rank, pool_size, strides, padding, data_format = _pool_arguments(
+        name, inputs, pool_size, strides, padding, data_format
+    )
+    if _is_symbolic(inputs):
+        shape = pooled_shape(inputs.shape, pool_size, strides, padding, data_format)
+        return keras.KerasTensor(shape, dtype=inputs.dtype)
+    x, dtype = _prepare(inputs, data_format)
+    maxed = ops.max_pool(x, pool_size, strides, padding, "channels_last")
+    mean = _mean_pool(x, pool_size, strides, padding)
+    out = mean + gate(x, pool_size, strides, padding) * (maxed - mean)
+    return _finish(out, data_format, dtype)
+
+
+def mixed_pool(
+    inputs, pool_size, strides=None, padding="valid", data_format=None, alpha=0.5
+):
+    """Mixed max-average pooling (Lee et al. 2016): alpha * max + (1 - alpha) * avg.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5.
+        pool_size, strides, padding, data_format: as `keras.ops.max_pool`;
+            "same" windows average their real cells only.
+        alpha: the max pooling share in [0, 1]: a number, or a tensor of
+            shape () or (channels,) (the layer's learned weight).
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
+    >>> float(mixed_pool(x, 2, alpha=0.25)[0, 0, 0])  # 0.25 * 3 + 0.75 * 2
+    2.25
+    """
+    if isinstance(alpha, (int, float, str, bool)):
+        alpha = normalize_number(alpha, "alpha", 0.0, 1.0)
+
+    def gate(x, pool_size, strides, padding):
+        return alpha if isinstance(alpha, float) else ops.cast(alpha, x.dtype)
+
+    return _max_average_mix("mixed_pool", inputs, pool_size, strides, padding, data_format, gate)
+
+
+def gated_pool(inputs, gate_kernel, strides=None, padding="valid", data_format=None):
+    """Gated max-average pooling (Lee et al. 2016): g * max + (1 - g) * avg per
+    window, with g = sigmoid(sum of gate_kernel * window).
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5.
+        gate_kernel: tensor of the window's shape (one gate shared by every
+            channel) or of shape (*window, channels) (a gate per channel); its
+            spatial shape is the pool size.
+        strides, padding, data_format: as `keras.ops.max_pool`; padded cells
+            add nothing to the gate and are not averaged.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
+    >>> float(gated_pool(x, np.zeros(2, "float32"))[0, 0, 0])  # sigmoid(0) = 0.5
+    2.5
+    """
+    rank = _check_rank(inputs, "gated_pool")
+    gate_kernel = ops.convert_to_tensor(gate_kernel)
+    if len(gate_kernel.shape) not in (rank, rank + 1):
+        raise ValueError(
+            f"`gate_kernel` must have shape (*pool_size) or (*pool_size, channels) for a "
+            f"{rank}D pooling. Received: gate_kernel.shape={tuple(gate_kernel.shape)}"
+        )
+    pool_size = tuple(int(k) for k in gate_kernel.shape[:rank])
+
+    def gate(x, pool_size, strides, padding):
+        if padding == "same":
+            x, _ = _pad_same(x, pool_size, strides)  # zeros: padded cells add nothing
+        kernel = ops.cast(gate_kernel, x.dtype)
+        logits = _correlate(x, pool_size, strides, lambda d: kernel[d])
+        return ops.sigmoid(logits)
+
+    return _max_average_mix("gated_pool", inputs, pool_size, strides, padding, data_format, gate)
+
+
+# ----------------------------------------------------------------------------
+# SoftPool (Stergiou et al. 2021)
+# ----------------------------------------------------------------------------
+
+
+def _soft_reduce(values, axis, mask=None):
+    """sum softmax(values)_i * values_i along `axis`; cells where `mask` is False
+    take no part. The max is subtracted first, so nothing overflows."""
+    floor = ops.full_like(values, -math.inf)
+    real = values if mask is None else ops.where(mask, values, floor)
+    shifted = real - ops.stop_gradient(ops.max(real, axis=axis, keepdims=True))
+    weights = ops.exp(shifted)  # exp(-inf) = 0 for masked cells, with a zero gradient
+    return ops.sum(weights * values, axis=axis) / ops.sum(weights, axis=axis)
+
+
+def soft_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """SoftPool (Stergiou et al. 2021): sum softmax(x)_i * x_i over each window.
+
+    A smooth maximum: each cell weighs exp(x_i) / sum exp(x_j) of its window,
+    computed max-subtracted (finite for any |x|); "same" padded cells take no
+    part. Args as `keras.ops.max_pool`.
+
+    >>> import numpy as np
+    >>> x = np.array([0.0, 0.0], "float32").reshape(1, 2, 1)
+    >>> float(soft_pool(x, 2)[0, 0, 0])
+    0.0
+    """
+
+    def reduce(x, pool_size, strides, padding, spatial, befores):
+        windows = _windows(x, pool_size, strides)
+        mask = None
+        if padding == "same":
+            real = ops.ones([1, *spatial, 1], x.dtype)
+            real, _ = _pad_same(real, pool_size, strides)
+            mask = _windows(real, pool_size, strides) > 0
+        return _soft_reduce(windows, -2, mask)
+
+    return _windowed("soft_pool", inputs, pool_size, strides, padding, data_format, reduce)
+
+
+def global_soft_pool(inputs, data_format=None, keepdims=False):
+    """SoftPool over all spatial positions, per channel (see `soft_pool`)."""
+    return _global("global_soft_pool", inputs, data_format, keepdims, _soft_reduce)

@@ -1,8 +1,16 @@
 """Pooling choices by name, so a model takes `pooling="lp"` from a config.
 
 >>> from keras_pool import registry
->>> registry.pooling("lp", rank=2, pool_size=2, p=3.0)      # LpPooling2D
->>> registry.head("global_avg")                              # GlobalAveragePooling2D
+>>> type(registry.pooling("lp", rank=2, pool_size=2, p=3.0)).__name__
+'LpPooling2D'
+>>> type(registry.pooling("maxblur", rank=1)).__name__
+'MaxBlurPooling1D'
+>>> type(registry.head("global_avg")).__name__
+'GlobalAveragePooling2D'
+
+"blur" takes its subsampling factor from `strides` (or `pool_size`) and pads
+by `padding_mode`: its output has ceil(n / strides) cells whatever `padding`
+says (the sizes of "same" padding).
 """
 
 import keras
@@ -23,6 +31,11 @@ _WINDOWED = {
         layers.StochasticPooling2D,
         layers.StochasticPooling3D,
     ),
+    "blur": (layers.BlurPooling1D, layers.BlurPooling2D, layers.BlurPooling3D),
+    "maxblur": (layers.MaxBlurPooling1D, layers.MaxBlurPooling2D, layers.MaxBlurPooling3D),
+    "mixed": (layers.MixedPooling1D, layers.MixedPooling2D, layers.MixedPooling3D),
+    "gated": (layers.GatedPooling1D, layers.GatedPooling2D, layers.GatedPooling3D),
+    "soft": (layers.SoftPooling1D, layers.SoftPooling2D, layers.SoftPooling3D),
 }
 _GLOBAL = {
     "global_max": (
@@ -42,11 +55,23 @@ _GLOBAL = {
         layers.GlobalStochasticPooling2D,
         layers.GlobalStochasticPooling3D,
     ),
+    "global_soft": (
+        layers.GlobalSoftPooling1D,
+        layers.GlobalSoftPooling2D,
+        layers.GlobalSoftPooling3D,
+    ),
 }
 POOLINGS = tuple(_WINDOWED)
 HEADS = ("flatten",) + tuple(_GLOBAL)
 # Extra arguments each kind accepts beyond the Keras pooling arguments.
-OPTIONS = {"lp": ("p", "normalize", "trainable_p"), "stochastic": ("seed",)}
+OPTIONS = {
+    "lp": ("p", "normalize", "trainable_p"),
+    "stochastic": ("seed",),
+    "blur": ("filter_size", "padding_mode"),
+    "maxblur": ("filter_size", "padding_mode"),
+    "mixed": ("alpha", "mixing"),
+    "gated": ("gating",),
+}
 OPTIONS.update({"global_lp": OPTIONS["lp"], "global_stochastic": OPTIONS["stochastic"]})
 
 
@@ -69,10 +94,16 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
             **options):
     """A windowed pooling layer by name: one of `POOLINGS`.
 
-    `options` are kind-specific (`p`, `normalize`, `trainable_p` for "lp",
-    `seed` for "stochastic"); None values are ignored.
+    `options` are kind-specific (see `OPTIONS`: `p`, `normalize`, `trainable_p`
+    for "lp", `seed` for "stochastic", `filter_size`, `padding_mode` for "blur"
+    and "maxblur", `alpha`, `mixing` for "mixed", `gating` for "gated"); None
+    values are ignored.
     """
     cls, options = _pick(_WINDOWED, "pooling", name, rank, options)
+    if name in ("blur", "maxblur") and strides is None:
+        strides = pool_size  # their own default stride is 2, Keras pooling's is pool_size
+    if name == "blur":
+        return cls(strides=strides, data_format=data_format, **options)
     return cls(pool_size=pool_size, strides=strides, padding=padding,
                data_format=data_format, **options)
 

@@ -1,6 +1,14 @@
-"""keras_pool layers: min, Lp and stochastic pooling, windowed and global."""
+"""keras_pool layers: min, Lp, stochastic, blur, max-blur, mixed, gated and soft pooling."""
 
 from keras_pool.layers.base import AtLeastOne, BaseGlobalPooling, BasePooling
+from keras_pool.layers.blur_pooling import (
+    BlurPooling1D,
+    BlurPooling2D,
+    BlurPooling3D,
+    MaxBlurPooling1D,
+    MaxBlurPooling2D,
+    MaxBlurPooling3D,
+)
 from keras_pool.layers.lp_pooling import (
     GlobalLpPooling1D,
     GlobalLpPooling2D,
@@ -16,6 +24,23 @@ from keras_pool.layers.min_pooling import (
     MinPooling1D,
     MinPooling2D,
     MinPooling3D,
+)
+from keras_pool.layers.mixed_pooling import (
+    GatedPooling1D,
+    GatedPooling2D,
+    GatedPooling3D,
+    MixedPooling1D,
+    MixedPooling2D,
+    MixedPooling3D,
+    UnitInterval,
+)
+from keras_pool.layers.soft_pooling import (
+    GlobalSoftPooling1D,
+    GlobalSoftPooling2D,
+    GlobalSoftPooling3D,
+    SoftPooling1D,
+    SoftPooling2D,
+    SoftPooling3D,
 )
 from keras_pool.layers.stochastic_pooling import (
     GlobalStochasticPooling1D,

@@ -7,15 +7,35 @@ layer only says which `keras_pool.ops` function pools (`_pool`).
 import keras
 
 from keras_pool import ops as pool_ops
+from keras_pool.layers import docs
 
 
-class BasePooling(keras.layers.Layer):
+class Documented:
+    """Completes the docstring of each concrete layer class (one that sets `rank`).
+
+    `args_doc` lists a family's own arguments; `shared_args_doc` and
+    `output_doc` come from the base (see `keras_pool.layers.docs`).
+    """
+
+    rank = None
+    args_doc = ""
+    shared_args_doc = ""
+    output_doc = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "rank" in cls.__dict__:
+            docs.document(cls, cls.shared_args_doc, cls.output_doc)
+
+
+class BasePooling(Documented, keras.layers.Layer):
     """Windowed pooling with the arguments of `keras.layers.MaxPooling2D`.
 
     Subclasses set `rank` (1, 2 or 3) and implement `_pool(inputs, training)`.
     """
 
-    rank = None
+    shared_args_doc = docs.WINDOWED_ARGS
+    output_doc = docs.WINDOWED_OUTPUT
 
     def __init__(
         self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs
@@ -38,22 +58,9 @@ class BasePooling(keras.layers.Layer):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.data_format == "channels_last":
-            spatial = input_shape[1:-1]
-        else:
-            spatial = input_shape[2:]
-        out = []
-        for n, k, s in zip(spatial, self.pool_size, self.strides):
-            if n is None:
-                out.append(None)
-            elif self.padding == "same":
-                out.append((n + s - 1) // s)
-            else:
-                out.append(max((n - k) // s + 1, 0))
-        if self.data_format == "channels_last":
-            return (input_shape[0], *out, input_shape[-1])
-        return (input_shape[0], input_shape[1], *out)
+        return pool_ops.pooled_shape(
+            input_shape, self.pool_size, self.strides, self.padding, self.data_format
+        )
 
     def get_config(self):
         config = super().get_config()
@@ -68,18 +75,19 @@ class BasePooling(keras.layers.Layer):
         return config
 
 
-class BaseGlobalPooling(keras.layers.Layer):
+class BaseGlobalPooling(Documented, keras.layers.Layer):
     """Global pooling with the arguments of `keras.layers.GlobalMaxPooling2D`.
 
     Subclasses set `rank` and implement `_pool(inputs, training)`.
     """
 
-    rank = None
+    shared_args_doc = docs.GLOBAL_ARGS
+    output_doc = docs.GLOBAL_OUTPUT
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = pool_ops.normalize_data_format(data_format)
-        self.keepdims = bool(keepdims)
+        self.keepdims = pool_ops.normalize_bool(keepdims, "keepdims")
         self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs, training=None):
@@ -89,14 +97,7 @@ class BaseGlobalPooling(keras.layers.Layer):
         raise NotImplementedError
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.data_format == "channels_last":
-            if self.keepdims:
-                return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-            return (input_shape[0], input_shape[-1])
-        if self.keepdims:
-            return (input_shape[0], input_shape[1]) + (1,) * self.rank
-        return (input_shape[0], input_shape[1])
+        return pool_ops.global_shape(input_shape, self.data_format, self.keepdims)
 
     def get_config(self):
         config = super().get_config()
@@ -107,9 +108,17 @@ class BaseGlobalPooling(keras.layers.Layer):
 class LpMixin:
     """`p`, `normalize` and `trainable_p` for the Lp layers (windowed and global)."""
 
+    args_doc = """
+        p: float in [1, inf] (default 2.0); `float("inf")` is the max of |x|.
+        normalize: bool; False gives the Lp norm (sum |x|**p)**(1/p) (as
+            `torch.nn.LPPool2d` on x >= 0), True the power mean
+            (mean |x|**p)**(1/p) (GeM), over the window's real cells.
+        trainable_p: bool; True learns p (a weight named "p", kept >= 1).
+    """
+
     def _init_lp(self, p, normalize, trainable_p):
-        self.normalize = bool(normalize)
-        self.trainable_p = bool(trainable_p)
+        self.normalize = pool_ops.normalize_bool(normalize, "normalize")
+        self.trainable_p = pool_ops.normalize_bool(trainable_p, "trainable_p")
         self.p_init = pool_ops.normalize_p(p)
         if self.trainable_p:
             if self.p_init == float("inf"):
@@ -140,6 +149,11 @@ class AtLeastOne(keras.constraints.Constraint):
 
 class StochasticMixin:
     """`seed` for the stochastic layers: reproducible, fresh on every call."""
+
+    args_doc = """
+        seed: int or None, seeds the layer's `keras.random.SeedGenerator`:
+            draws are reproducible for a seed and fresh on every call.
+    """
 
     def _init_seed(self, seed):
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):

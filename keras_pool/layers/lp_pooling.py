@@ -70,7 +70,7 @@ class LpPooling1D(LpPooling):
     """Lp pooling over 1D windows.
 
     >>> x = keras.ops.convert_to_tensor([[[3.0], [4.0]]])
-    >>> LpPooling1D(pool_size=2, p=2.0)(x)[0, 0, 0].tolist()  # sqrt(9 + 16)
+    >>> keras.ops.convert_to_numpy(LpPooling1D(pool_size=2, p=2.0)(x))[0, 0, 0].tolist()  # sqrt(9 + 16)
     5.0
     """
 
@@ -82,9 +82,9 @@ class LpPooling2D(LpPooling):
     """Lp pooling over 2D windows (GeM with `normalize=True`).
 
     >>> x = keras.random.uniform((8, 32, 32, 3))
-    >>> LpPooling2D(pool_size=3, strides=2, padding="same", p=3.0)(x).shape
+    >>> tuple(LpPooling2D(pool_size=3, strides=2, padding="same", p=3.0)(x).shape)
     (8, 16, 16, 3)
-    >>> LpPooling2D(p=3.0, normalize=True, trainable_p=True)(x).shape  # learns p
+    >>> tuple(LpPooling2D(p=3.0, normalize=True, trainable_p=True)(x).shape)  # learns p
     (8, 16, 16, 3)
     """
 
@@ -95,7 +95,7 @@ class LpPooling2D(LpPooling):
 class LpPooling3D(LpPooling):
     """Lp pooling over 3D windows.
 
-    >>> LpPooling3D(pool_size=2, p=4.0)(keras.random.uniform((2, 8, 8, 8, 3))).shape
+    >>> tuple(LpPooling3D(pool_size=2, p=4.0)(keras.random.uniform((2, 8, 8, 8, 3))).shape)
     (2, 4, 4, 4, 3)
     """
 
@@ -106,7 +106,7 @@ class LpPooling3D(LpPooling):
 class GlobalLpPooling1D(GlobalLpPooling):
     """Global Lp pooling over steps.
 
-    >>> GlobalLpPooling1D(p=2.0)(keras.random.uniform((4, 10, 3))).shape
+    >>> tuple(GlobalLpPooling1D(p=2.0)(keras.random.uniform((4, 10, 3))).shape)
     (4, 3)
     """
 
@@ -117,7 +117,7 @@ class GlobalLpPooling1D(GlobalLpPooling):
 class GlobalLpPooling2D(GlobalLpPooling):
     """Global Lp pooling over height and width; GeM with `normalize=True`.
 
-    >>> GlobalLpPooling2D(p=3.0, normalize=True)(keras.random.uniform((4, 8, 8, 3))).shape
+    >>> tuple(GlobalLpPooling2D(p=3.0, normalize=True)(keras.random.uniform((4, 8, 8, 3))).shape)
     (4, 3)
     """
 
@@ -128,7 +128,7 @@ class GlobalLpPooling2D(GlobalLpPooling):
 class GlobalLpPooling3D(GlobalLpPooling):
     """Global Lp pooling over three spatial dims.
 
-    >>> GlobalLpPooling3D(keepdims=True)(keras.random.uniform((2, 4, 4, 4, 3))).shape
+    >>> tuple(GlobalLpPooling3D(keepdims=True)(keras.random.uniform((2, 4, 4, 4, 3))).shape)
     (2, 1, 1, 1, 3)
     """
 

@@ -29,7 +29,7 @@ class MinPooling1D(MinPooling):
     """Min pooling over 1D windows; arguments as `keras.layers.MaxPooling1D`.
 
     >>> x = keras.ops.convert_to_tensor([[[3.0], [1.0], [4.0], [1.5]]])
-    >>> MinPooling1D(pool_size=2)(x)[0, :, 0].tolist()
+    >>> keras.ops.convert_to_numpy(MinPooling1D(pool_size=2)(x))[0, :, 0].tolist()
     [1.0, 1.5]
     """
 
@@ -41,7 +41,7 @@ class MinPooling2D(MinPooling):
     """Min pooling over 2D windows; arguments as `keras.layers.MaxPooling2D`.
 
     >>> x = keras.random.uniform((8, 32, 32, 3))
-    >>> MinPooling2D(pool_size=2)(x).shape
+    >>> tuple(MinPooling2D(pool_size=2)(x).shape)
     (8, 16, 16, 3)
     """
 
@@ -53,7 +53,7 @@ class MinPooling3D(MinPooling):
     """Min pooling over 3D windows; arguments as `keras.layers.MaxPooling3D`.
 
     >>> x = keras.random.uniform((2, 8, 8, 8, 3))
-    >>> MinPooling3D(pool_size=2, strides=2, padding="same")(x).shape
+    >>> tuple(MinPooling3D(pool_size=2, strides=2, padding="same")(x).shape)
     (2, 4, 4, 4, 3)
     """
 
@@ -64,7 +64,7 @@ class MinPooling3D(MinPooling):
 class GlobalMinPooling1D(GlobalMinPooling):
     """Global min pooling over steps; arguments as `keras.layers.GlobalMaxPooling1D`.
 
-    >>> GlobalMinPooling1D()(keras.random.uniform((4, 10, 3))).shape
+    >>> tuple(GlobalMinPooling1D()(keras.random.uniform((4, 10, 3))).shape)
     (4, 3)
     """
 
@@ -75,7 +75,7 @@ class GlobalMinPooling1D(GlobalMinPooling):
 class GlobalMinPooling2D(GlobalMinPooling):
     """Global min pooling over height and width; as `keras.layers.GlobalMaxPooling2D`.
 
-    >>> GlobalMinPooling2D(keepdims=True)(keras.random.uniform((4, 8, 8, 3))).shape
+    >>> tuple(GlobalMinPooling2D(keepdims=True)(keras.random.uniform((4, 8, 8, 3))).shape)
     (4, 1, 1, 3)
     """
 
@@ -86,7 +86,7 @@ class GlobalMinPooling2D(GlobalMinPooling):
 class GlobalMinPooling3D(GlobalMinPooling):
     """Global min pooling over three spatial dims; as `keras.layers.GlobalMaxPooling3D`.
 
-    >>> GlobalMinPooling3D()(keras.random.uniform((2, 4, 4, 4, 3))).shape
+    >>> tuple(GlobalMinPooling3D()(keras.random.uniform((2, 4, 4, 4, 3))).shape)
     (2, 3)
     """
 
