@@ -5,6 +5,7 @@ Keras/TF placement and padded cells are simply not part of a window.
 """
 
 import itertools
+import math
 
 import numpy as np
 
@@ -25,14 +26,7 @@ def windowed(x, reduce, pool_size, strides, padding, data_format="channels_last"
     """Apply `reduce(values)` (values: (cells, C) float64 -> (C,)) to each window."""
     x = to_channels_last(np.asarray(x, np.float64), data_format)
     spatial = x.shape[1:-1]
-    starts = []
-    for n, k, s in zip(spatial, pool_size, strides):
-        if padding == "same":
-            out = -(-n // s)
-            before = max((out - 1) * s + k - n, 0) // 2
-        else:
-            out, before = (n - k) // s + 1, 0
-        starts.append([i * s - before for i in range(out)])
+    starts = [_starts(n, k, s, padding) for n, k, s in zip(spatial, pool_size, strides)]
     result = np.zeros((x.shape[0], *[len(s) for s in starts], x.shape[-1]))
     for b in range(x.shape[0]):
         for index in itertools.product(*(range(len(s)) for s in starts)):
@@ -79,3 +73,78 @@ def stochastic_expectation(values):
     a = np.maximum(values, 0.0)
     total = a.sum(axis=0)
     return np.where(total > 0, (a * a).sum(axis=0) / np.where(total > 0, total, 1.0), 0.0)
+
+
+def mixed_reduce(alpha):
+    """alpha * max + (1 - alpha) * mean over a window's real cells (alpha: number or (C,))."""
+
+    def reduce(values):
+        return alpha * values.max(axis=0) + (1.0 - alpha) * values.mean(axis=0)
+
+    return reduce
+
+
+def soft_reduce(values):
+    """sum softmax(v)_i * v_i over a window's real cells."""
+    weights = np.exp(values - values.max(axis=0))
+    return (weights * values).sum(axis=0) / weights.sum(axis=0)
+
+
+def _starts(n, k, s, padding):
+    if padding == "same":
+        out = -(-n // s)
+        before = max((out - 1) * s + k - n, 0) // 2
+    else:
+        out, before = (n - k) // s + 1, 0
+    return [i * s - before for i in range(out)]
+
+
+def gated(x, kernel, strides, padding, data_format="channels_last"):
+    """Gated max-average pooling, walked window by window with explicit offsets.
+
+    g = sigmoid(sum_d kernel[d] * x[start + d]) over the window's real cells
+    (padded cells add nothing); out = g * max + (1 - g) * mean of real cells.
+    """
+    x = to_channels_last(np.asarray(x, np.float64), data_format)
+    kernel = np.asarray(kernel, np.float64)
+    rank = x.ndim - 2
+    window = kernel.shape[:rank]
+    starts = [_starts(n, k, s, padding) for n, k, s in zip(x.shape[1:-1], window, strides)]
+    result = np.zeros((x.shape[0], *[len(s) for s in starts], x.shape[-1]))
+    for index in itertools.product(*(range(len(s)) for s in starts)):
+        cells, logit = [], 0.0
+        for offset in itertools.product(*(range(k) for k in window)):
+            position = tuple(st[i] + d for st, i, d in zip(starts, index, offset))
+            if all(0 <= p < n for p, n in zip(position, x.shape[1:-1])):
+                value = x[(slice(None),) + position]  # (batch, C)
+                cells.append(value)
+                logit = logit + kernel[offset] * value
+        cells = np.stack(cells)
+        gate = 1.0 / (1.0 + np.exp(-logit))
+        result[(slice(None),) + index] = gate * cells.max(0) + (1 - gate) * cells.mean(0)
+    return from_channels_last(result, data_format)
+
+
+def binomial(filter_size):
+    row = np.array([math.comb(filter_size - 1, i) for i in range(filter_size)], np.float64)
+    return row / row.sum()
+
+
+def blur(x, filter_size, strides, padding_mode, data_format="channels_last"):
+    """BlurPool with np.pad and the full (outer-product) filter, output by output."""
+    x = to_channels_last(np.asarray(x, np.float64), data_format)
+    rank = x.ndim - 2
+    mode = {"reflect": "reflect", "replicate": "edge", "zero": "constant"}[padding_mode]
+    pads = [(0, 0)] + [((f - 1) // 2, f // 2) for f in filter_size] + [(0, 0)]
+    padded = np.pad(x, pads, mode=mode)
+    kernel = binomial(filter_size[0])
+    for f in filter_size[1:]:
+        kernel = np.multiply.outer(kernel, binomial(f))
+    outs = [-(-n // s) for n, s in zip(x.shape[1:-1], strides)]
+    result = np.zeros((x.shape[0], *outs, x.shape[-1]))
+    for index in itertools.product(*(range(o) for o in outs)):
+        region = tuple(slice(i * s, i * s + f) for i, s, f in zip(index, strides, filter_size))
+        patch = padded[(slice(None),) + region]  # (batch, *filter, C)
+        weights = kernel.reshape((1, *filter_size, 1))
+        result[(slice(None),) + index] = (patch * weights).sum(axis=tuple(range(1, rank + 1)))
+    return from_channels_last(result, data_format)
