@@ -142,6 +142,15 @@ def _layer_cases():
             False,
             None,
         ),
+        ("2D", "BlurPooling2D filter 4/2 reflect", ("blur", {}), "avg", {}, False, 1.5),
+        ("2D", "MaxBlurPooling2D 2x2/2 filter 4", ("maxblur", {}), "max", {}, False, 2.5),
+        ("2D", "MixedPooling2D 2x2/2", ("mixed", {}), "max", {}, False, 2.5),
+        ("2D", "MixedPooling2D 3x3/2 same", ("mixed", {}), "max", same, False, None),
+        ("2D", "GatedPooling2D 2x2/2", ("gated", {}), "max", {}, False, 3.0),
+        ("2D", "GatedPooling2D 3x3/2 same", ("gated", {}), "max", same, False, None),
+        ("2D", "SoftPooling2D 2x2/2", ("soft", {}), "avg", {}, False, 3.0),
+        ("2D", "SoftPooling2D 3x3/2 same", ("soft", {}), "avg", same, False, None),
+        ("2D", "GlobalSoftPooling2D", ("global_soft", {}), "global_avg", None, False, None),
     ]
     for rank in (1, 3):
         group = f"{rank}D"
@@ -157,6 +166,9 @@ def _layer_cases():
                 True,
                 None,
             ),
+            (group, f"BlurPooling{rank}D filter 4/2", ("blur", {}), "avg", {}, False, None),
+            (group, f"MaxBlurPooling{rank}D 2/2", ("maxblur", {}), "max", {}, False, None),
+            (group, f"SoftPooling{rank}D 2/2", ("soft", {}), "avg", {}, False, None),
         ]
     return cases
 
@@ -386,7 +398,10 @@ def bench_torch(settings, log):
 # Digits CNN training step
 # ----------------------------------------------------------------------------
 
-CNN_POOLINGS = (("avg", None), ("min", None), ("lp", {"p": 3.0}), ("stochastic", None))
+CNN_POOLINGS = (
+    ("avg", None), ("min", None), ("lp", {"p": 3.0}), ("stochastic", None), ("blur", None),
+    ("maxblur", None), ("mixed", None), ("gated", None), ("soft", None),
+)
 CNN_INPUT = (24, 24, 1)  # configs/digits.toml: 8x8 digits upsampled to 16x16, 4-pixel border
 
 

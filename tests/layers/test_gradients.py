@@ -18,6 +18,17 @@ FD_LAYERS = {
     "global_min": lambda: keras_pool.GlobalMinPooling2D(),
     "global_lp": lambda: keras_pool.GlobalLpPooling2D(p=3.0),
     "global_stochastic_inference": lambda: keras_pool.GlobalStochasticPooling2D(),
+    "blur": lambda: keras_pool.BlurPooling2D(),
+    "blur_zero_3": lambda: keras_pool.BlurPooling2D(3, 2, "zero"),
+    "max_blur": lambda: keras_pool.MaxBlurPooling2D(),
+    "max_blur_same": lambda: keras_pool.MaxBlurPooling2D(3, 2, 3, "same", "replicate"),
+    "mixed": lambda: keras_pool.MixedPooling2D(2, alpha=0.3),
+    "mixed_same": lambda: keras_pool.MixedPooling2D(3, 2, "same", alpha=0.7),
+    "gated": lambda: keras_pool.GatedPooling2D(2),
+    "gated_same": lambda: keras_pool.GatedPooling2D(3, 2, "same", gating="channel"),
+    "soft": lambda: keras_pool.SoftPooling2D(2),
+    "soft_same": lambda: keras_pool.SoftPooling2D(3, 2, "same"),
+    "global_soft": lambda: keras_pool.GlobalSoftPooling2D(),
 }
 
 
@@ -58,6 +69,12 @@ ZERO_LAYERS = [
     lambda: keras_pool.GlobalLpPooling2D(p=1.5, trainable_p=True, normalize=True),
     lambda: keras_pool.StochasticPooling2D(2, seed=0),
     lambda: keras_pool.GlobalStochasticPooling2D(seed=0),
+    lambda: keras_pool.BlurPooling2D(),
+    lambda: keras_pool.MaxBlurPooling2D(),
+    lambda: keras_pool.MixedPooling2D(3, 2, "same"),
+    lambda: keras_pool.GatedPooling2D(3, 2, "same"),
+    lambda: keras_pool.SoftPooling2D(3, 2, "same"),
+    lambda: keras_pool.GlobalSoftPooling2D(),
 ]
 
 

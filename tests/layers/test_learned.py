@@ -147,3 +147,18 @@ def test_per_channel_weights_need_known_channels():
     layer = keras_pool.GatedPooling1D(3, gating="channel", data_format="channels_first")
     layer.build((None, 5, 16))
     assert tuple(layer.gate_kernel.shape) == (3, 5)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_input_gradient_through_the_gate_matches_finite_differences(rng, padding):
+    # Distinct, well separated values: the window maxima do not switch under eps.
+    x = (rng.permutation(50).astype("float32") * 0.1 + 0.5).reshape(1, 5, 5, 2)
+    kernel = rng.normal(size=(3, 3, 2)).astype("float32") * 0.3
+    out_shape = keras_pool.GatedPooling2D(3, 2, padding).compute_output_shape(x.shape)
+    weights = keras.ops.convert_to_tensor(rng.normal(size=out_shape).astype("float32"))
+
+    def fn(v):
+        return keras_pool.ops.gated_pool(v, kernel, 2, padding) * weights
+
+    _, grad = value_and_grad(fn, x)
+    np.testing.assert_allclose(grad, _finite_difference(fn, x, eps=1e-2), rtol=2e-2, atol=2e-3)

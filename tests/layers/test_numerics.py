@@ -30,6 +30,23 @@ KINDS = {
         {"p": 2.5, "normalize": True},
         ref.lp_reduce(2.5, normalize=True),
     ),
+    "soft": (
+        {1: keras_pool.SoftPooling1D, 2: keras_pool.SoftPooling2D, 3: keras_pool.SoftPooling3D},
+        {},
+        ref.soft_reduce,
+    ),
+    "mixed0.3": (
+        {1: keras_pool.MixedPooling1D, 2: keras_pool.MixedPooling2D,
+         3: keras_pool.MixedPooling3D},
+        {"alpha": 0.3},
+        ref.mixed_reduce(0.3),
+    ),
+    "gated_initial": (  # a zero gate kernel: every window mixes max and mean 1:1
+        {1: keras_pool.GatedPooling1D, 2: keras_pool.GatedPooling2D,
+         3: keras_pool.GatedPooling3D},
+        {},
+        ref.mixed_reduce(0.5),
+    ),
     "stochastic_inference": (
         {
             1: keras_pool.StochasticPooling1D,
@@ -58,6 +75,12 @@ GLOBAL_KINDS = {
          3: keras_pool.GlobalLpPooling3D},
         {"p": 1.5, "normalize": True},
         ref.lp_reduce(1.5, normalize=True),
+    ),
+    "soft": (
+        {1: keras_pool.GlobalSoftPooling1D, 2: keras_pool.GlobalSoftPooling2D,
+         3: keras_pool.GlobalSoftPooling3D},
+        {},
+        ref.soft_reduce,
     ),
     "stochastic_inference": (
         {1: keras_pool.GlobalStochasticPooling1D, 2: keras_pool.GlobalStochasticPooling2D,
@@ -132,6 +155,8 @@ def test_aliases_are_the_layers():
     assert keras_pool.MinPool2D is keras_pool.MinPooling2D
     assert keras_pool.LpPool3D is keras_pool.LpPooling3D
     assert keras_pool.GlobalStochasticPool1D is keras_pool.GlobalStochasticPooling1D
+    assert keras_pool.MaxBlurPool2D is keras_pool.MaxBlurPooling2D
+    assert keras_pool.GlobalSoftPool3D is keras_pool.GlobalSoftPooling3D
 
 
 def test_functional_ops_match_layers(rng):
