@@ -463,14 +463,29 @@ def _finish(out, data_format, dtype):
 
 
 def min_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """Min pooling, the mirror of `keras.ops.max_pool` (gradient to the minimum).
+    """Min pooling: min_i x_i per window, the mirror of `keras.ops.max_pool`
+    (the gradient goes to the minimum).
 
     Args:
-        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling).
-        pool_size: int or tuple, the window size.
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling), or a
+            symbolic `keras.Input` (then a `KerasTensor` of the output shape
+            is returned).
+        pool_size: int or tuple of ints, the window size.
         strides: int or tuple; `None` means `pool_size`.
-        padding: `"valid"` or `"same"`; padded cells never win.
-        data_format: `"channels_last"` or `"channels_first"`.
+        padding: `"valid"` or `"same"` (Keras/TF placement, the extra cell at
+            the end); padded cells never count.
+        data_format: `"channels_last"` (N, *spatial, C) or `"channels_first"`
+            (N, C, *spatial); None uses `keras.config.image_data_format()`.
+
+    Returns:
+        A tensor of the input's dtype and layout, each spatial size n pooled
+        to (n - pool_size) // strides + 1 ("valid") or ceil(n / strides)
+        ("same"). A window larger than a "valid" input is a ValueError.
+
+    >>> import numpy as np
+    >>> x = np.array([3.0, 1.0, 4.0, 1.5], "float32").reshape(1, 4, 1)
+    >>> keras.ops.convert_to_numpy(min_pool(x, 2))[0, :, 0].tolist()
+    [1.0, 1.5]
     """
     rank, pool_size, strides, padding, data_format = _pool_arguments(
         "min_pool", inputs, pool_size, strides, padding, data_format
@@ -497,12 +512,32 @@ def lp_pool(
     p=2.0,
     normalize=False,
 ):
-    """Lp pooling: (sum |x|**p)**(1/p) per window, or the power mean.
+    """Lp pooling: the Lp norm (sum |x_i|**p)**(1/p) per window, or the power mean.
 
     With `normalize=True` the sum becomes a mean over the window's real
     (non-padded) cells: the generalized mean (GeM), which is average pooling
-    of |x| at p=1 and max pooling of |x| as p -> inf. `p` may be a float in
-    [1, inf] or a scalar tensor (a trainable p).
+    of |x| at p=1 and max pooling of |x| as p -> inf. Each window is scaled
+    by its maximum first, so large p and extreme magnitudes stay finite;
+    half-precision inputs are pooled in float32.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling), or a
+            symbolic `keras.Input` (then a `KerasTensor` of the output shape
+            is returned).
+        pool_size: int or tuple of ints, the window size.
+        strides: int or tuple; `None` means `pool_size`.
+        padding: `"valid"` or `"same"` (Keras/TF placement, the extra cell at
+            the end); padded cells never count.
+        data_format: `"channels_last"` (N, *spatial, C) or `"channels_first"`
+            (N, C, *spatial); None uses `keras.config.image_data_format()`.
+        p: a number in [1, inf] (`float("inf")` is the max of |x|) or a scalar
+            tensor (a trainable p).
+        normalize: bool; True for the power mean (GeM).
+
+    Returns:
+        A tensor of the input's dtype and layout, each spatial size n pooled
+        to (n - pool_size) // strides + 1 ("valid") or ceil(n / strides)
+        ("same"). A window larger than a "valid" input is a ValueError.
 
     >>> import numpy as np
     >>> x = np.ones((1, 4, 4, 1), "float32")
@@ -544,8 +579,31 @@ def stochastic_pool(
     With a = max(x, 0) and p_i = a_i / sum(a) per window: in training one a_i
     is drawn with probability p_i; at inference the result is sum(p_i a_i),
     computed as sum(a**2) / sum(a) (so a must stay below 1.8e19 in float32).
-    Windows with sum(a) = 0 give 0. `seed` is an int or a
-    `keras.random.SeedGenerator` (use the latter for fresh draws under jit).
+    Windows with sum(a) = 0 give 0.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling), or a
+            symbolic `keras.Input` (then a `KerasTensor` of the output shape
+            is returned).
+        pool_size: int or tuple of ints, the window size.
+        strides: int or tuple; `None` means `pool_size`.
+        padding: `"valid"` or `"same"` (Keras/TF placement, the extra cell at
+            the end); padded cells never count.
+        data_format: `"channels_last"` (N, *spatial, C) or `"channels_first"`
+            (N, C, *spatial); None uses `keras.config.image_data_format()`.
+        training: bool; True draws, False returns the expectation.
+        seed: an int, None or a `keras.random.SeedGenerator` (use the latter
+            for fresh draws on every call under jit).
+
+    Returns:
+        A tensor of the input's dtype and layout, each spatial size n pooled
+        to (n - pool_size) // strides + 1 ("valid") or ceil(n / strides)
+        ("same"). A window larger than a "valid" input is a ValueError.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
+    >>> float(stochastic_pool(x, 2)[0, 0, 0])  # (1 + 9) / 4
+    2.5
     """
 
     def reduce(x, pool_size, strides, padding, spatial, befores):
@@ -607,7 +665,22 @@ def _global(name, inputs, data_format, keepdims, reduce):
 
 
 def global_min_pool(inputs, data_format=None, keepdims=False):
-    """Minimum over all spatial positions, per channel."""
+    """Minimum over all spatial positions, per channel.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5, or a symbolic `keras.Input`.
+        data_format: `"channels_last"` or `"channels_first"`; None uses
+            `keras.config.image_data_format()`.
+        keepdims: bool; True keeps the spatial dims with size 1.
+
+    Returns:
+        (N, C), or with `keepdims=True` the input's layout with every spatial
+        size 1; the input's dtype.
+
+    >>> import numpy as np
+    >>> global_min_pool(np.arange(8, dtype="float32").reshape(1, 4, 2)).shape[-1]
+    2
+    """
     _check_rank(inputs, "global_min_pool")
     data_format = normalize_data_format(data_format)
     keepdims = normalize_bool(keepdims, "keepdims")
@@ -617,7 +690,26 @@ def global_min_pool(inputs, data_format=None, keepdims=False):
 
 
 def global_lp_pool(inputs, data_format=None, keepdims=False, p=2.0, normalize=False):
-    """Lp norm (or power mean with `normalize=True`) over all spatial positions."""
+    """Lp norm (sum |x_i|**p)**(1/p) over all spatial positions, per channel, or
+    the power mean (GeM) with `normalize=True`; see `lp_pool`.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5, or a symbolic `keras.Input`.
+        data_format: `"channels_last"` or `"channels_first"`; None uses
+            `keras.config.image_data_format()`.
+        keepdims: bool; True keeps the spatial dims with size 1.
+        p: a number in [1, inf] or a scalar tensor.
+        normalize: bool; True for the power mean.
+
+    Returns:
+        (N, C), or with `keepdims=True` the input's layout with every spatial
+        size 1; the input's dtype.
+
+    >>> import numpy as np
+    >>> x = np.array([3.0, 4.0], "float32").reshape(1, 2, 1)
+    >>> float(global_lp_pool(x, p=2.0)[0, 0])
+    5.0
+    """
     p = _p_argument(p)
     normalize = normalize_bool(normalize, "normalize")
 
@@ -634,7 +726,26 @@ def global_lp_pool(inputs, data_format=None, keepdims=False, p=2.0, normalize=Fa
 def global_stochastic_pool(
     inputs, data_format=None, keepdims=False, training=False, seed=None
 ):
-    """Stochastic pooling over all spatial positions (see `stochastic_pool`)."""
+    """Stochastic pooling over all spatial positions, per channel; see
+    `stochastic_pool`.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5, or a symbolic `keras.Input`.
+        data_format: `"channels_last"` or `"channels_first"`; None uses
+            `keras.config.image_data_format()`.
+        keepdims: bool; True keeps the spatial dims with size 1.
+        training: bool; True draws, False returns the expectation.
+        seed: an int, None or a `keras.random.SeedGenerator`.
+
+    Returns:
+        (N, C), or with `keepdims=True` the input's layout with every spatial
+        size 1; the input's dtype.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
+    >>> float(global_stochastic_pool(x)[0, 0])
+    2.5
+    """
 
     def reduce(flat, axis):
         return _stochastic_reduce(ops.relu(flat), axis, training, seed)
@@ -764,16 +875,20 @@ def blur_pool(inputs, filter_size=4, strides=2, padding_mode="reflect", data_for
     The filter is the normalized outer product of binomial rows of
     `filter_size` taps per axis ([1, 2, 1] / 4 for 3, [1, 3, 3, 1] / 8 for 4);
     each axis is padded by ((f - 1) // 2, f // 2) cells, as antialiased-cnns'
-    `BlurPool` does, so the output has ceil(n / strides) cells per axis.
-    `filter_size=1` is plain subsampling.
+    `BlurPool` does. `filter_size=1` is plain subsampling.
 
     Args:
-        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D).
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D), or a symbolic
+            `keras.Input`.
         filter_size: int in 1..7 (or a tuple), the filter taps per axis.
         strides: int or tuple, the subsampling factor.
         padding_mode: `"reflect"` (default, as antialiased-cnns), `"replicate"`
             or `"zero"`.
         data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        The input's dtype and layout with ceil(n / strides) cells per spatial
+        axis. "reflect" on an axis of at most f // 2 cells is a ValueError.
 
     >>> import numpy as np
     >>> x = np.array([0, 0, 8, 0, 0, 0], "float32").reshape(1, 6, 1)
@@ -807,7 +922,12 @@ def max_blur_pool(
     dense max keeps max pooling's nonlinearity, the blur removes the
     aliasing of its subsampling. `padding` is the max pool's ("valid" as in
     antialiased-cnns' `MaxPool2d(kernel_size=2, stride=1)`, or "same"),
-    `padding_mode` the blur's.
+    `padding_mode` the blur's; the other arguments as `max_pool` and
+    `blur_pool`.
+
+    Returns:
+        The input's dtype and layout; each spatial size n becomes
+        m = n - pool_size + 1 ("valid") or n ("same"), then ceil(m / strides).
 
     >>> import numpy as np
     >>> x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
@@ -869,11 +989,22 @@ def mixed_pool(
     """Mixed max-average pooling (Lee et al. 2016): alpha * max + (1 - alpha) * avg.
 
     Args:
-        inputs: tensor of rank 3, 4 or 5.
-        pool_size, strides, padding, data_format: as `keras.ops.max_pool`;
-            "same" windows average their real cells only.
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling), or a
+            symbolic `keras.Input` (then a `KerasTensor` of the output shape
+            is returned).
+        pool_size: int or tuple of ints, the window size.
+        strides: int or tuple; `None` means `pool_size`.
+        padding: `"valid"` or `"same"` (Keras/TF placement, the extra cell at
+            the end); padded cells never count.
+        data_format: `"channels_last"` (N, *spatial, C) or `"channels_first"`
+            (N, C, *spatial); None uses `keras.config.image_data_format()`.
         alpha: the max pooling share in [0, 1]: a number, or a tensor of
             shape () or (channels,) (the layer's learned weight).
+
+    Returns:
+        A tensor of the input's dtype and layout, each spatial size n pooled
+        to (n - pool_size) // strides + 1 ("valid") or ceil(n / strides)
+        ("same"). A window larger than a "valid" input is a ValueError.
 
     >>> import numpy as np
     >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
@@ -894,12 +1025,17 @@ def gated_pool(inputs, gate_kernel, strides=None, padding="valid", data_format=N
     window, with g = sigmoid(sum of gate_kernel * window).
 
     Args:
-        inputs: tensor of rank 3, 4 or 5.
+        inputs: tensor of rank 3, 4 or 5, or a symbolic `keras.Input`.
         gate_kernel: tensor of the window's shape (one gate shared by every
             channel) or of shape (*window, channels) (a gate per channel); its
             spatial shape is the pool size.
-        strides, padding, data_format: as `keras.ops.max_pool`; padded cells
-            add nothing to the gate and are not averaged.
+        strides: int or tuple; `None` means the pool size.
+        padding: `"valid"` or `"same"`; padded cells add nothing to the gate
+            and are not averaged.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        As `max_pool` with the kernel's spatial shape as `pool_size`.
 
     >>> import numpy as np
     >>> x = np.array([1.0, 3.0], "float32").reshape(1, 2, 1)
@@ -945,7 +1081,23 @@ def soft_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
 
     A smooth maximum: each cell weighs exp(x_i) / sum exp(x_j) of its window,
     computed max-subtracted (finite for any |x|); "same" padded cells take no
-    part. Args as `keras.ops.max_pool`.
+    part.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5 (1D, 2D or 3D pooling), or a
+            symbolic `keras.Input` (then a `KerasTensor` of the output shape
+            is returned).
+        pool_size: int or tuple of ints, the window size.
+        strides: int or tuple; `None` means `pool_size`.
+        padding: `"valid"` or `"same"` (Keras/TF placement, the extra cell at
+            the end); padded cells never count.
+        data_format: `"channels_last"` (N, *spatial, C) or `"channels_first"`
+            (N, C, *spatial); None uses `keras.config.image_data_format()`.
+
+    Returns:
+        A tensor of the input's dtype and layout, each spatial size n pooled
+        to (n - pool_size) // strides + 1 ("valid") or ceil(n / strides)
+        ("same"). A window larger than a "valid" input is a ValueError.
 
     >>> import numpy as np
     >>> x = np.array([0.0, 0.0], "float32").reshape(1, 2, 1)
@@ -966,5 +1118,21 @@ def soft_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
 
 
 def global_soft_pool(inputs, data_format=None, keepdims=False):
-    """SoftPool over all spatial positions, per channel (see `soft_pool`)."""
+    """SoftPool over all spatial positions, per channel: sum softmax(x)_i * x_i.
+
+    Args:
+        inputs: tensor of rank 3, 4 or 5, or a symbolic `keras.Input`.
+        data_format: `"channels_last"` or `"channels_first"`; None uses
+            `keras.config.image_data_format()`.
+        keepdims: bool; True keeps the spatial dims with size 1.
+
+    Returns:
+        (N, C), or with `keepdims=True` the input's layout with every spatial
+        size 1; the input's dtype.
+
+    >>> import numpy as np
+    >>> x = np.array([0.0, 0.0], "float32").reshape(1, 2, 1)
+    >>> float(global_soft_pool(x)[0, 0])
+    0.0
+    """
     return _global("global_soft_pool", inputs, data_format, keepdims, _soft_reduce)
