@@ -49,7 +49,7 @@ def quiet_tensorflow_logs(environ=os.environ, gpu=None):
 
 def import_tensorflow_quietly():
     """Import TensorFlow with its start-up log held back (replayed on failure)."""
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:
         return
     with tempfile.TemporaryFile() as held:
         saved = os.dup(2)
