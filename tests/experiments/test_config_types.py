@@ -1,6 +1,7 @@
 """Config values are strictly typed: booleans are booleans, numbers are not strings
 or booleans, sizes and counts are integers. A wrong type exits 2 naming key and value."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,8 @@ def test_tune_space_types(tmp_path, space, expected):
     assert str(info.value) == f"{path}: {expected}"
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                    reason="the harness runs on TensorFlow")
 def test_wrong_type_exits_2_with_one_line_in_a_real_process(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(to_toml({"train": {"deterministic": "no"}}), encoding="utf-8")

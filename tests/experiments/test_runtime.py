@@ -2,6 +2,7 @@
 machines, one line per epoch in logs, result files readable by others, TOML on
 Python 3.10, optional TensorBoard logs."""
 
+import importlib.util
 import io
 import json
 import os
@@ -17,6 +18,8 @@ from experiments import bench, report, runtime
 from experiments.config import to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
+needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="the harness runs on TensorFlow")
 
 
 def _python(code, env=None, cwd=ROOT, timeout=300):
@@ -103,6 +106,7 @@ def test_log_level_default_hides_cuinit_only_without_a_gpu():
 
 
 @pytest.mark.skipif(runtime.has_nvidia_gpu(), reason="checks the CPU-only start-up")
+@needs_tensorflow
 def test_no_cuda_noise_on_a_machine_without_gpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     code = (
@@ -171,6 +175,7 @@ def test_toml_falls_back_to_tomli_without_tomllib():
 # --- a real run: log lines, file modes, TensorBoard ---------------------------------------
 
 
+@needs_tensorflow
 def test_run_logs_one_line_per_epoch_writes_readable_files_and_tensorboard(tmp_path, tiny_raw):
     tiny_raw["variants"] = [{"pooling": "max"}]
     tiny_raw["train"].update(epochs=2, verbose=1, tensorboard=True)
@@ -197,6 +202,7 @@ def test_run_logs_one_line_per_epoch_writes_readable_files_and_tensorboard(tmp_p
     assert json.loads((out / "config.json").read_text())["train"]["tensorboard"] is True
 
 
+@needs_tensorflow
 def test_tensorboard_is_off_by_default_and_cosmetic_for_resume(tmp_path, tiny_raw):
     from experiments import config, sweep
 
