@@ -143,3 +143,17 @@ def test_keras_pool_runs_without_importing_tensorflow(backend):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_sources_parse_as_the_oldest_supported_python():
+    """requires-python says 3.10: no newer syntax anywhere (tomllib is imported via
+    experiments._compat, which falls back to tomli)."""
+    import ast
+    import re
+
+    for path in sorted((ROOT / "keras_pool").rglob("*.py")) + sorted(
+            (ROOT / "experiments").rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        ast.parse(source, str(path), feature_version=(3, 10))
+        if path.name != "_compat.py":
+            assert not re.search(r"^\s*import tomllib\b", source, re.MULTILINE), path
