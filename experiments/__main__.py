@@ -28,7 +28,7 @@ from pathlib import Path
 # Nothing above imports Keras or TensorFlow: `--help` and usage errors answer at
 # once. TensorFlow is imported (its start-up log held back) after parsing.
 PROG = "python -m experiments" if __package__ == "experiments" else "keras-pool-experiments"
-_BENCH_OUT = "runs/bench"  # = experiments.bench.DEFAULT_OUT (checked by tests/experiments/test_runtime.py)
+_BENCH_OUT = "runs/bench"  # bench.DEFAULT_OUT; tests/experiments/test_runtime.py checks
 
 
 class _Parser(argparse.ArgumentParser):
