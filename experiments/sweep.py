@@ -103,7 +103,7 @@ def tensorboard_dir(out_dir, variant, seed):
 
 def _one_run(cfg, variant, seed, data, log_dir=None):
     """Fit and evaluate one variant; the record stored for it."""
-    fitted = train.fit(variant, cfg, data, seed, log_dir=log_dir)
+    fitted = train.fit(variant, cfg, data, seed, log_dir)
     scores = metrics.evaluate(fitted.model, data, cfg.eval, seed)
     keras.backend.clear_session()
     return {

@@ -215,8 +215,8 @@ class _Tuner(keras_tuner.Tuner):
                 if self.role == "worker" else contextlib.nullcontext())
         with beat:
             start = time.perf_counter()
-            fitted = train.fit(variant, cfg, data, seed,
-                               log_dir=self.out_dir / "tensorboard" / f"trial_{trial.trial_id}")
+            log_dir = self.out_dir / "tensorboard" / f"trial_{trial.trial_id}"
+            fitted = train.fit(variant, cfg, data, seed, log_dir)
             predict = metrics.predictor(fitted.model, cfg.eval.batch_size)
             consistency = metrics.shift_consistency(
                 predict, data.x_val, cfg.eval.max_shift, cfg.eval.consistency_pairs, seed)
