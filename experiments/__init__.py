@@ -5,10 +5,14 @@ The modules follow the data flow config -> data -> models -> train -> metrics
 -> report, with `sweep` looping over variants and seeds.
 
 The harness uses the TensorFlow backend (tf.data and TFDS feed it), so the
-backend is chosen here, before anything imports Keras.
+backend is chosen here, before anything imports Keras. Installed from a wheel,
+this package is `keras_pool_experiments` (its modules import each other
+relatively, so both names work).
 """
 
 import os
 
+from .runtime import quiet_tensorflow_logs
+
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_tensorflow_logs()

@@ -5,8 +5,10 @@
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
     python -m experiments bench [--out DIR] [--quick]    # experiments.bench.main(out, quick)
 
-The console script ``keras-pool-experiments`` is ``main``. Exit status: 0 done,
-2 bad input (one line on stderr, no traceback), 130 interrupted.
+The console script ``keras-pool-experiments`` is ``main``; CONFIG may also be
+the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
+2 bad input (one line on stderr, no traceback), 130 interrupted. Parsing (and
+so ``--help``) imports neither Keras nor TensorFlow.
 
 Public API
 ----------
@@ -20,35 +22,13 @@ Public API
 """
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up log (written straight to fd 2) held back.
-
-    The log is replayed if the import fails, so nothing that matters is lost.
-    """
-    with tempfile.TemporaryFile() as held:
-        saved = os.dup(2)
-        os.dup2(held.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            held.seek(0)
-            sys.stderr.write(held.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-_import_tensorflow_quietly()
-
-from experiments.config import ConfigError  # noqa: E402  (imports TensorFlow)
+# Nothing above imports Keras or TensorFlow: `--help` and usage errors answer at
+# once. TensorFlow is imported (its start-up log held back) after parsing.
+PROG = "python -m experiments" if __package__ == "experiments" else "keras-pool-experiments"
+_BENCH_OUT = "runs/bench"  # bench.DEFAULT_OUT; tests/experiments/test_runtime.py checks
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,6 +45,8 @@ def default_out(config_path):
 
 def guarded(fn, *args, **kwargs):
     """`fn(*args, **kwargs)` as an exit code: ConfigError -> 2, Ctrl-C -> 130."""
+    from .config import ConfigError  # imports Keras (and so TensorFlow)
+
     try:
         return int(fn(*args, **kwargs) or 0)
     except ConfigError as e:
@@ -76,15 +58,16 @@ def guarded(fn, *args, **kwargs):
 
 
 def _run(args):
-    from experiments import config, sweep
+    from . import config, shipped, sweep
 
-    cfg = config.load(args.config)
-    sweep.run(cfg, args.out or default_out(args.config))
+    path = shipped.find_config(args.config)
+    cfg = config.load(path)
+    sweep.run(cfg, args.out or default_out(path))
     return 0
 
 
 def _report(args):
-    from experiments import report
+    from . import report
 
     report.render(args.dir)
     print(f"wrote {Path(args.dir) / 'summary.md'} and plots")
@@ -92,34 +75,37 @@ def _report(args):
 
 
 def _tune(args):
-    from experiments import tuning
+    from . import shipped, tuning
 
-    return tuning.main(args.config, args.out or default_out(args.config))
+    path = shipped.find_config(args.config)
+    return tuning.main(path, args.out or default_out(path))
 
 
 def _bench(args):
-    from experiments import bench
+    from . import bench
 
     return bench.main(args.out, args.quick)
 
 
 def _parser():
-    parser = _Parser(prog="python -m experiments",
+    parser = _Parser(prog=PROG,
                      description="Compare pooling choices in small CNNs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="train every variant x seed of a config (resumes)")
-    run.add_argument("config", help="TOML config, e.g. configs/digits.toml")
+    run.add_argument("config", help="TOML config, e.g. configs/digits.toml, or the name of a "
+                     "shipped one (digits)")
     run.add_argument("--out", help="output folder (default: runs/<config stem>)")
     run.set_defaults(handler=_run)
     rep = commands.add_parser("report", help="re-render summary.md and plots of a run folder")
     rep.add_argument("dir", help="a folder written by `run`")
     rep.set_defaults(handler=_report)
     tune = commands.add_parser("tune", help="hyperparameter search (keras-tuner)")
-    tune.add_argument("config", help="TOML config, e.g. configs/tune_digits.toml")
+    tune.add_argument("config", help="TOML config, e.g. configs/tune_digits.toml, or the name "
+                      "of a shipped one (tune_digits)")
     tune.add_argument("--out", help="output folder (default: runs/<config stem>)")
     tune.set_defaults(handler=_tune)
     bench = commands.add_parser("bench", help="speed of keras_pool layers vs Keras built-ins")
-    bench.add_argument("--out", help="output folder (default: chosen by experiments.bench)")
+    bench.add_argument("--out", help=f"output folder (default: {_BENCH_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny shapes, few rounds")
     bench.set_defaults(handler=_bench)
     return parser
@@ -128,6 +114,13 @@ def _parser():
 def main(argv=None):
     """Parse `argv` (default: sys.argv[1:]), run the command, return the exit status."""
     args = _parser().parse_args(argv)
+    from .runtime import MissingTensorFlow, import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+    except MissingTensorFlow as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return guarded(args.handler, args)
 
 

@@ -407,7 +407,7 @@ CNN_INPUT = (24, 24, 1)  # configs/digits.toml: 8x8 digits upsampled to 16x16, 4
 
 def _digits_cnn(pooling, lp_options):
     """The digits CNN of `configs/digits.toml` (conv16-pool-conv32-pool-flatten-dense10)."""
-    from experiments.models import build_model
+    from .models import build_model
 
     return build_model(CNN_INPUT, 10, pooling=pooling, lp_options=lp_options, seed=0)
 
@@ -571,7 +571,7 @@ def _log(item):
 def _rerun_on_tensorflow(out_dir, quick, only=None):
     """Keras is on another backend in this process: run the bench in a child."""
     code = (
-        "import sys; from experiments.bench import main; "
+        f"import sys; from {__name__} import main; "
         f"sys.exit(main({out_dir!r}, {bool(quick)!r}, {only!r}))"
     )
     env = dict(os.environ, KERAS_BACKEND="tensorflow")

@@ -36,6 +36,7 @@ Schema (every key optional; defaults below)::
     [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
     [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001
               deterministic=true jit_compile=false distribution="none" verbose=1
+              tensorboard=false
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
     [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
                  (pooling may list one kind per conv stage: ["max", "lp"])
@@ -45,12 +46,13 @@ import dataclasses
 import json
 import math
 import re
-import tomllib
 import types
 import typing
 from pathlib import Path
 
 from keras_pool import registry
+
+from ._compat import tomllib
 
 
 class ConfigError(ValueError):
@@ -111,7 +113,8 @@ class TrainConfig:
     deterministic: bool = True  # TensorFlow op determinism (bit-repeatable runs)
     jit_compile: bool = False  # XLA; TensorFlow allows it only with deterministic = false
     distribution: str = option("none", choices=DISTRIBUTIONS)
-    verbose: int = option(1, choices=(0, 1, 2))  # Keras fit output
+    verbose: int = option(1, choices=(0, 1, 2))  # Keras fit output (1 -> 2 when not a terminal)
+    tensorboard: bool = False  # TensorBoard logs per run, in <out>/tensorboard/<run>
 
 
 @dataclasses.dataclass(frozen=True)

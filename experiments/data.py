@@ -34,7 +34,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from experiments.config import ConfigError
+from .config import ConfigError
 
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.config import ConfigError
+from .config import ConfigError
+from .runtime import default_file_mode
 
 COLUMNS = (
     "dataset", "variant", "pooling", "head", "p", "seed", "train_size",
@@ -52,10 +53,15 @@ _NAMES = {
 
 
 def write_atomic(path, text):
-    """Write `text` to `path` via a temporary file in the same folder and a rename."""
+    """Write `text` to `path` via a temporary file in the same folder and a rename.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 less
+    the umask), not mkstemp's private 0600.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()

@@ -56,8 +56,8 @@ import math
 
 import keras_tuner
 
-from experiments import config
-from experiments.config import ConfigError, option
+from . import config
+from .config import ConfigError, option
 from keras_pool import registry
 
 TUNERS = ("random", "bayesian", "hyperband")

@@ -11,6 +11,10 @@ Public API
     (its results row plus ``"history"``), written atomically when the run
     ends. A run whose file exists is skipped, so re-running the same command
     resumes a killed sweep and loses at most the run in flight.
+``tensorboard_dir(out_dir, variant, seed) -> Path``
+    ``out_dir/tensorboard/<variant label>__seed<seed>``: the run's TensorBoard
+    logs, written when ``train.tensorboard = true``
+    (``tensorboard --logdir out_dir/tensorboard``).
 ``versions() -> dict``
     Python, platform and the package versions recorded in ``versions.json``.
 
@@ -29,13 +33,13 @@ from pathlib import Path
 
 import keras
 
-from experiments import data as data_lib
-from experiments import metrics, report, train
-from experiments.config import ConfigError
+from . import data as data_lib
+from . import metrics, report, train
+from .config import ConfigError
 
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
-_COSMETIC = {("train", "verbose")}  # keys that do not change results
+_COSMETIC = {("train", "verbose"), ("train", "tensorboard")}  # keys that do not change results
 
 
 def run_path(out_dir, variant, seed):
@@ -74,7 +78,7 @@ def run(cfg, out_dir, log=print):
             log(f"[{index}/{len(plan)}] skip {variant.label} seed={seed}: finished in {path}")
             continue
         run_start = time.perf_counter()
-        record = _one_run(cfg, variant, seed, data)
+        record = _one_run(cfg, variant, seed, data, tensorboard_dir(out_dir, variant, seed))
         report.write_atomic(path, json.dumps(record) + "\n")
         records.append(record)
         report.write_tables(records, out_dir)
@@ -92,9 +96,14 @@ def run(cfg, out_dir, log=print):
     return records
 
 
-def _one_run(cfg, variant, seed, data):
+def tensorboard_dir(out_dir, variant, seed):
+    """Where the TensorBoard logs of a run go (``train.tensorboard = true``)."""
+    return Path(out_dir) / "tensorboard" / f"{variant.label}__seed{seed}"
+
+
+def _one_run(cfg, variant, seed, data, log_dir=None):
     """Fit and evaluate one variant; the record stored for it."""
-    fitted = train.fit(variant, cfg, data, seed)
+    fitted = train.fit(variant, cfg, data, seed, log_dir)
     scores = metrics.evaluate(fitted.model, data, cfg.eval, seed)
     keras.backend.clear_session()
     return {

@@ -13,10 +13,12 @@ Public API
     process, created on first use).
 ``compile_model(model, train_cfg)``
     Optimizer, sparse cross-entropy on logits, "accuracy".
-``fit(variant, cfg, data, seed) -> Fitted``
+``fit(variant, cfg, data, seed, log_dir=None) -> Fitted``
     Build (inside the strategy scope), compile and fit one variant;
     ``Fitted(model, history, epochs, seconds)`` where history maps
     "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch lists.
+    With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
+    into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
 
 Resuming a sweep is per run (``experiments.sweep``): a run is short, so a
 killed sweep loses at most the run in flight and no in-run checkpoint is kept.
@@ -30,7 +32,8 @@ import time
 import keras
 import tensorflow as tf
 
-from experiments import models
+from . import models
+from .runtime import fit_verbose
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -80,7 +83,7 @@ def compile_model(model, train_cfg):
     )
 
 
-def fit(variant, cfg, data, seed):
+def fit(variant, cfg, data, seed, log_dir=None):
     """Train `variant` of `cfg` on `data` from the initial weights fixed by `seed`."""
     set_seed(seed, cfg.train.deterministic)
     with strategy_scope(cfg.train.distribution):
@@ -88,10 +91,14 @@ def fit(variant, cfg, data, seed):
         compile_model(model, cfg.train)
     batch = cfg.train.batch_size
     validation = data.pipeline("val", batch) if len(data.x_val) else None
+    callbacks = []
+    if cfg.train.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir or "tensorboard")))
     start = time.perf_counter()
     history = model.fit(
         data.pipeline("train", batch, seed=seed), validation_data=validation,
-        epochs=cfg.train.epochs, verbose=cfg.train.verbose, shuffle=False,  # data pre-shuffled
+        epochs=cfg.train.epochs, verbose=fit_verbose(cfg.train.verbose),
+        shuffle=False, callbacks=callbacks,  # data pre-shuffled
     )
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in values] for k, values in history.history.items()}

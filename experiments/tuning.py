@@ -66,15 +66,16 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief
 
-from experiments import data as data_lib
-from experiments import metrics, report, search_space, train
-from experiments import config
-from experiments.config import ConfigError
+from . import data as data_lib
+from . import metrics, report, search_space, train
+from . import config
+from .config import ConfigError
 
 PROJECT = "keras_tuner"
 METRICS = ("val_accuracy", "val_shift_consistency", "seconds")
 _FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
-_FREE = (("tune", "max_trials"), ("tune", "retries"), ("tune", "lost_after"), ("train", "verbose"))
+_FREE = (("tune", "max_trials"), ("tune", "retries"), ("tune", "lost_after"), ("train", "verbose"),
+         ("train", "tensorboard"))
 
 
 def main(config_path, out_dir, log=print):
@@ -214,7 +215,8 @@ class _Tuner(keras_tuner.Tuner):
                 if self.role == "worker" else contextlib.nullcontext())
         with beat:
             start = time.perf_counter()
-            fitted = train.fit(variant, cfg, data, seed)
+            log_dir = self.out_dir / "tensorboard" / f"trial_{trial.trial_id}"
+            fitted = train.fit(variant, cfg, data, seed, log_dir)
             predict = metrics.predictor(fitted.model, cfg.eval.batch_size)
             consistency = metrics.shift_consistency(
                 predict, data.x_val, cfg.eval.max_shift, cfg.eval.consistency_pairs, seed)

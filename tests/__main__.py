@@ -1,4 +1,5 @@
-"""`python -m tests`: the whole suite on TensorFlow, the layer tests on JAX and PyTorch.
+"""`python -m tests`: the whole suite on TensorFlow; the layer tests and the docs tests
+(docstring examples, README code blocks) on JAX and PyTorch.
 
 Each backend runs in its own pytest process (Keras picks its backend at
 import). Any pytest exit code other than 0 fails the run, including 5 ("no
@@ -11,8 +12,8 @@ import sys
 
 RUNS = [
     ("tensorflow", ["tests"]),
-    ("jax", ["tests/layers"]),
-    ("torch", ["tests/layers"]),
+    ("jax", ["tests/layers", "tests/docs"]),
+    ("torch", ["tests/layers", "tests/docs"]),
 ]
 
 

@@ -6,12 +6,12 @@ Searches here are tiny (128 digits, 1 epoch, 2-4 trials) and run in-process.
 import csv
 import json
 import shutil
-import tomllib
 
 import pytest
 
 from experiments import __main__ as cli
 from experiments import config, search_space, sweep, train, tuning
+from experiments._compat import tomllib
 from experiments.config import ConfigError
 from tests.experiments.conftest import tune_toml
 

@@ -1,0 +1,99 @@
+"""The harness's process environment: quiet TensorFlow start-up, Keras output fit for logs.
+
+Public API
+----------
+``has_nvidia_gpu() -> bool``
+    Whether this machine shows an NVIDIA device (``/dev/nvidia<N>`` or
+    ``/proc/driver/nvidia/gpus/*``). Only looks; never hides a device.
+``quiet_tensorflow_logs(environ=os.environ, gpu=None)``
+    Default ``TF_CPP_MIN_LOG_LEVEL`` (a value the user set is kept): "2"
+    (errors only) where there is a GPU, "3" on a machine without one, where
+    TensorFlow's only C++ error line is the harmless ``failed call to cuInit``.
+    Python exceptions are unaffected. ``experiments/__init__.py`` calls it
+    before anything imports TensorFlow.
+``import_tensorflow_quietly()``
+    Import TensorFlow with its C++ start-up log (written straight to fd 2 before
+    the log level is read) held back; replayed if the import fails. A missing
+    TensorFlow raises ``MissingTensorFlow`` (an ImportError) naming the extra to
+    install; the command line turns it into exit status 2.
+``default_file_mode() -> int``
+    The mode ``open(path, "w")`` gives a new file: 0o666 less the umask. Files
+    written via ``tempfile.mkstemp`` (0o600) are set to it before the rename.
+``fit_verbose(verbose, stream=None) -> int``
+    The ``verbose`` for ``model.fit``: 1 (a redrawn progress bar) becomes 2
+    (one line per epoch) when `stream` (default ``sys.stdout``) is not a
+    terminal, so logs and CI output get one line per epoch.
+"""
+
+import glob
+import os
+import sys
+import tempfile
+
+
+class MissingTensorFlow(ImportError):
+    """TensorFlow is not installed (the message says how to install it)."""
+
+
+def has_nvidia_gpu():
+    """True if an NVIDIA GPU device node or driver entry exists."""
+    return bool(glob.glob("/dev/nvidia[0-9]*") or glob.glob("/proc/driver/nvidia/gpus/*"))
+
+
+def quiet_tensorflow_logs(environ=os.environ, gpu=None):
+    """Set a default TF_CPP_MIN_LOG_LEVEL; see the module docstring."""
+    if gpu is None:
+        gpu = has_nvidia_gpu()
+    environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu else "3")
+
+
+def import_tensorflow_quietly():
+    """Import TensorFlow with its start-up log held back (replayed on failure)."""
+    if sys.modules.get("tensorflow") is not None:
+        return
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException as e:
+            os.dup2(saved, 2)
+            if isinstance(e, ModuleNotFoundError) and e.name == "tensorflow":
+                raise MissingTensorFlow(
+                    "the experiment harness runs on TensorFlow, which is not installed; "
+                    "pip install 'keras-pool[experiments]'"
+                ) from None
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def fit_verbose(verbose, stream=None):
+    """`verbose` for model.fit, with a progress bar only on a terminal."""
+    stream = sys.stdout if stream is None else stream
+    if verbose == 1:
+        isatty = getattr(stream, "isatty", None)
+        if not (isatty and isatty()):
+            return 2
+    return verbose
+
+
+def default_file_mode():
+    """0o666 less the process umask (read from /proc on Linux: thread-safe)."""
+    return 0o666 & ~_umask()
+
+
+def _umask():
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no /proc: set it and set it back
+    os.umask(mask)
+    return mask

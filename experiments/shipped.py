@@ -1,0 +1,48 @@
+"""The configs shipped with the harness, and finding a config by path or by name.
+
+Public API
+----------
+``configs_dir() -> Path | None``
+    The folder of shipped configs: ``configs/`` of a checkout, or the
+    ``keras_pool_experiments/configs`` package data of an installed wheel.
+``names() -> list[str]``
+    The shipped config names (file stems), sorted.
+``find_config(name) -> Path``
+    `name` if that file exists; else, for a bare name (``digits``,
+    ``digits.toml``) or ``configs/<name>``, the shipped config of that name;
+    else ConfigError ("config file not found", listing the shipped names).
+    So ``keras-pool-experiments run digits`` works from any folder.
+"""
+
+from pathlib import Path
+
+
+def configs_dir():
+    """Where the shipped configs are, or None."""
+    here = Path(__file__).resolve().parent
+    for folder in (here / "configs", here.parent / "configs"):  # wheel, checkout
+        if folder.is_dir() and any(folder.glob("*.toml")):
+            return folder
+    return None
+
+
+def names():
+    """The stems of the shipped configs."""
+    folder = configs_dir()
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder else []
+
+
+def find_config(name):
+    """The config file `name` refers to; see the module docstring."""
+    path = Path(name)
+    if path.exists():
+        return path
+    folder = configs_dir()
+    if folder is not None and path.parent in (Path("."), Path("configs")):
+        candidate = folder / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+        if candidate.is_file():
+            return candidate
+    from .config import ConfigError
+
+    shipped = ", ".join(names()) or "none"
+    raise ConfigError(f"{path}: config file not found; shipped configs: {shipped}")
