@@ -10,6 +10,17 @@ import math
 import numpy as np
 
 
+SPATIAL = {1: (11,), 2: (7, 6), 3: (5, 4, 5)}  # odd and even sizes for the layer tests
+
+
+def random_input(rng, rank, data_format="channels_last", channels=3):
+    """A float32 normal batch of 2 with the `SPATIAL` sizes of `rank`, in `data_format`."""
+    shape = (2, *SPATIAL[rank], channels)
+    if data_format == "channels_first":
+        shape = (2, channels, *SPATIAL[rank])
+    return rng.normal(size=shape).astype("float32")
+
+
 def to_channels_last(x, data_format):
     if data_format == "channels_first":
         return np.moveaxis(x, 1, -1)

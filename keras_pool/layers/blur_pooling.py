@@ -10,7 +10,6 @@ antialiased-cnns package (and kornia where their padding matches).
 import keras
 
 from keras_pool import ops as pool_ops
-from keras_pool.layers import docs
 from keras_pool.layers.base import BasePooling, Documented
 
 register = keras.saving.register_keras_serializable(package="keras_pool")

@@ -18,7 +18,6 @@ MAXBLUR = {
     2: keras_pool.MaxBlurPooling2D,
     3: keras_pool.MaxBlurPooling3D,
 }
-SPATIAL = {1: (11,), 2: (7, 6), 3: (5, 4, 5)}
 MODES = ("reflect", "replicate", "zero")
 PT_MODES = {"reflect": "refl", "replicate": "repl", "zero": "zero"}
 
@@ -27,20 +26,13 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def _input(rng, rank, data_format, channels=3):
-    shape = (2, *SPATIAL[rank], channels)
-    if data_format == "channels_first":
-        shape = (2, channels, *SPATIAL[rank])
-    return rng.normal(size=shape).astype("float32")
-
-
 @pytest.mark.parametrize(
     "rank,filter_size,padding_mode,data_format",
     list(itertools.product((1, 2, 3), (1, 2, 3, 4, 7), MODES,
                            ("channels_last", "channels_first"))),
 )
 def test_blur_matches_reference(rng, rank, filter_size, padding_mode, data_format):
-    x = _input(rng, rank, data_format)  # every axis > 3 cells: reflect of 7 taps works
+    x = ref.random_input(rng, rank, data_format)  # every axis > 3 cells: reflect of 7 taps works
     layer = BLUR[rank](filter_size, 2, padding_mode, data_format)
     expected = ref.blur(x, (filter_size,) * rank, (2,) * rank, padding_mode, data_format)
     np.testing.assert_allclose(_np(layer(x)), expected, rtol=1e-5, atol=1e-6)
@@ -103,7 +95,7 @@ def test_max_blur_matches_antialiased_cnns_max_pool_then_blur_pool(rng):
     list(itertools.product((1, 2, 3), ("valid", "same"), ("channels_last", "channels_first"))),
 )
 def test_max_blur_matches_reference(rng, rank, padding, data_format):
-    x = _input(rng, rank, data_format)
+    x = ref.random_input(rng, rank, data_format)
     layer = MAXBLUR[rank](pool_size=2, strides=2, filter_size=3, padding=padding,
                           padding_mode="replicate", data_format=data_format)
     def maxed_reduce(values):

@@ -13,7 +13,6 @@ from tests.backend_utils import value_and_grad
 
 MIXED = {1: keras_pool.MixedPooling1D, 2: keras_pool.MixedPooling2D, 3: keras_pool.MixedPooling3D}
 GATED = {1: keras_pool.GatedPooling1D, 2: keras_pool.GatedPooling2D, 3: keras_pool.GatedPooling3D}
-SPATIAL = {1: (11,), 2: (7, 6), 3: (5, 4, 5)}
 CASES = list(itertools.product((1, 2, 3), ("valid", "same"), ("channels_last", "channels_first"),
                                ((2, None), (3, 2))))
 
@@ -22,18 +21,11 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
-def _input(rng, rank, data_format, channels=3):
-    shape = (2, *SPATIAL[rank], channels)
-    if data_format == "channels_first":
-        shape = (2, channels, *SPATIAL[rank])
-    return rng.normal(size=shape).astype("float32")
-
-
 @pytest.mark.parametrize("rank,padding,data_format,window", CASES)
 def test_mixed_with_per_channel_alpha_matches_reference(rng, rank, padding, data_format, window):
     pool_size, strides = window
     layer = MIXED[rank](pool_size, strides, padding, data_format, mixing="channel")
-    x = _input(rng, rank, data_format)
+    x = ref.random_input(rng, rank, data_format)
     layer.build(x.shape)
     alpha = np.array([0.0, 0.3, 1.0])
     layer.alpha.assign(alpha)
@@ -48,7 +40,7 @@ def test_mixed_with_per_channel_alpha_matches_reference(rng, rank, padding, data
 def test_gated_matches_reference(rng, rank, padding, data_format, window, gating):
     pool_size, strides = window
     layer = GATED[rank](pool_size, strides, padding, data_format, gating=gating)
-    x = _input(rng, rank, data_format)
+    x = ref.random_input(rng, rank, data_format)
     layer.build(x.shape)
     kernel = rng.normal(size=layer.gate_kernel.shape)
     layer.gate_kernel.assign(kernel)

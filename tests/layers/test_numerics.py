@@ -89,14 +89,6 @@ GLOBAL_KINDS = {
         ref.stochastic_expectation,
     ),
 }
-SPATIAL = {1: (11,), 2: (7, 6), 3: (5, 4, 5)}
-
-
-def _input(rng, rank, data_format, channels=3):
-    shape = (2, *SPATIAL[rank], channels)
-    if data_format == "channels_first":
-        shape = (2, channels, *SPATIAL[rank])
-    return rng.normal(size=shape).astype("float32")
 
 
 def _assert_close(actual, expected):
@@ -115,7 +107,7 @@ def test_windowed_matches_reference(rng, kind, rank, padding, data_format, windo
     pool_size, strides = window
     layer = classes[rank](pool_size=pool_size, strides=strides, padding=padding,
                           data_format=data_format, **kwargs)
-    x = _input(rng, rank, data_format)
+    x = ref.random_input(rng, rank, data_format)
     sizes = (pool_size,) * rank
     expected = ref.windowed(x, reduce, sizes, (strides or pool_size,) * rank, padding,
                             data_format)
@@ -131,7 +123,7 @@ def test_windowed_matches_reference(rng, kind, rank, padding, data_format, windo
 def test_global_matches_reference(rng, kind, rank, data_format, keepdims):
     classes, kwargs, reduce = GLOBAL_KINDS[kind]
     layer = classes[rank](data_format=data_format, keepdims=keepdims, **kwargs)
-    x = _input(rng, rank, data_format)
+    x = ref.random_input(rng, rank, data_format)
     expected = ref.global_(x, reduce, data_format, keepdims)
     _assert_close(layer(x), expected)
     assert layer.compute_output_shape(x.shape) == expected.shape
