@@ -42,7 +42,21 @@ def test_config_is_frozen():
     ({"train": {"epochs": True}}, "train.epochs: expected an integer, got True (boolean)"),
     ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; allowed: >= 1"),
     ({"data": {"validation_split": 0.8}}, "data.validation_split: 0.8 is out of range; allowed: [0.0, 0.5]"),
-    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist1d, mnist5k, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": {"train_size": [100, 100]}}, "data.train_size: expected distinct sizes, got [100, 100]"),
+    ({"data": {"train_size": [100, -1]}}, "data.train_size[1]: -1 is out of range; allowed: >= 0"),
+    ({"data": {"split_seed": "seeds"}}, "data.split_seed: unknown value 'seeds'; allowed: an integer or 'seed'"),
+    ({"data": {"pad": "wide"}}, "data.pad: unknown value 'wide'; allowed: an integer or 'auto'"),
+    ({"data": {"mnist1d": {"num_samples": 5}}}, "data.mnist1d.num_samples: 5 is out of range; allowed: >= 20"),
+    ({"data": {"mnist1d": {"samples": 5}}}, "data.mnist1d.samples: unknown key; allowed: num_samples"),
+    ({"data": {"validation_split": 0.0}, "train": {"patience": 3}}, "train.patience: early stopping needs data.validation_split > 0"),
+    ({"train": {"augment_shift": -1}}, "train.augment_shift: -1 is out of range; allowed: >= 0"),
+    ({"findings": [{"name": "x", "a": "max", "b": "mx"}]}, "findings[0].b: unknown variant 'mx'; allowed: max, avg"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "metric": "acc"}]}, "findings[0].metric: unknown value 'acc'; allowed: test_accuracy"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "direction": "up"}]}, "findings[0].direction: unknown value 'up'; allowed: greater, less"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "train_size": 7}]}, "findings[0].train_size: 7 is not one of data.train_size [0]"),
+    ({"findings": [{"a": "max", "b": "avg"}]}, "findings[0].name: give the claim a name"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "why": "?"}]}, "findings[0].why: unknown key; allowed: name, a, b, metric"),
     ({"data": 3}, "data: expected a table, got 3 (integer)"),
     ({"model": {"filters": []}}, "model.filters: expected a non-empty list of integers"),
     ({"model": {"filters": [8, "x"]}}, "model.filters[1]: expected an integer, got 'x' (string)"),
@@ -127,3 +141,26 @@ def test_pooling_may_name_one_kind_per_conv_stage():
         config.parse({"variants": [{"pooling": ["max", "avg", "min"]}]})
     with pytest.raises(ConfigError, match=r"variants\[0\].pooling\[1\]: unknown value 'mx'"):
         config.parse({"variants": [{"pooling": ["max", "mx"]}]})
+
+
+def test_regimes_split_seed_auto_pad_findings_and_mnist1d_round_trip(tiny_raw):
+    tiny_raw["data"].update(train_size=[100, 200], split_seed="seed", pad="auto",
+                            mnist1d={"num_samples": 600})
+    tiny_raw["train"].update(patience=3, augment_shift=2)
+    tiny_raw["eval"]["max_shift"] = 3
+    tiny_raw["findings"] = [{"name": "max beats avg", "a": "max", "b": "avg",
+                             "train_size": 100, "source": "folklore"}]
+    cfg = config.parse(tiny_raw)
+    assert cfg.data.train_sizes == (100, 200) and cfg.data.split_seed == "seed"
+    # filters [4, 8], kernel 3, pool 2: the footprint grows 1*(1+1) + 2*(1+1) = 6 steps
+    assert cfg.data.pad == 3 + 6 == config.border(cfg.model, 3)
+    assert cfg.data.mnist1d.num_samples == 600 and cfg.data.mnist1d.final_seq_length == 40
+    assert cfg.findings[0].direction == "greater" and cfg.findings[0].metric == "test_accuracy"
+    assert config.parse(cfg.to_dict()) == cfg
+    assert config.parse({"data": {"train_size": 50}}).data.train_sizes == (50,)
+
+
+def test_baseline_variants_none_and_stride_are_accepted():
+    cfg = config.parse({"variants": [{"pooling": "none"}, {"pooling": "stride"},
+                                     {"pooling": ["max", "none"]}]})
+    assert [v.label for v in cfg.variants] == ["none", "stride", "max-none"]
