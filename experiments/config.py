@@ -499,19 +499,24 @@ def _plain(value):
     return value
 
 
-def to_toml(raw):
-    """TOML text of a config dict (scalars, lists, tables, arrays of tables)."""
+def to_toml(raw, prefix=""):
+    """TOML text of a config dict (scalars, lists, tables, nested tables, arrays of tables)."""
     lines, tables = [], []
     for key, value in raw.items():
         if isinstance(value, dict):
-            tables.append((f"[{key}]", value))
+            tables.append((f"[{prefix}{key}]", value, f"{prefix}{key}."))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
-            tables.extend((f"[[{key}]]", item) for item in value)
+            tables.extend((f"[[{prefix}{key}]]", item, None) for item in value)
         else:
             lines.append(f"{key} = {_toml_value(value)}")
-    for header, table in tables:
-        lines += ["", header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for header, table, sub in tables:
+        if sub is None:
+            text += f"\n{header}\n" + "".join(f"{k} = {_toml_value(v)}\n"
+                                               for k, v in table.items())
+        else:
+            text += f"\n{header}\n" + to_toml(table, sub)
+    return text
 
 
 def _toml_value(value):

@@ -375,7 +375,8 @@ def _learning_curves(plt, history, groups, note, path):
         ax.set_xlabel("epoch")
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy")
-    axes.flat[min(1, len(variants) - 1)].legend(fontsize="x-small")
+    if history:
+        axes.flat[min(1, len(variants) - 1)].legend(fontsize="x-small")
     fig.suptitle(f"Learning curves ({note}; grey: {reference})")
     return _save(plt, fig, path)
 
