@@ -65,7 +65,11 @@ def run(cfg, out_dir, log=print):
     _check_compatible(cfg, out_dir)
     plan = [(size, seed, variant) for size in cfg.data.train_sizes for seed in cfg.seeds
             for variant in cfg.variants]
-    todo = sum(not run_path(out_dir, v, s, n).is_file() for n, s, v in plan)
+    pending = [(n, s) for n, s, v in plan if not run_path(out_dir, v, s, n).is_file()]
+    todo, loaded = len(pending), {}
+    if pending:  # load the first data now: bad data input fails before anything is written
+        size, seed = pending[0]
+        loaded[_data_key(cfg, size, seed)] = data_lib.load(cfg.data, train_size=size, seed=seed)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     report.write_atomic(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     report.write_atomic(out_dir / "versions.json", json.dumps(versions(), indent=2) + "\n")
@@ -73,7 +77,7 @@ def run(cfg, out_dir, log=print):
     log(f"{len(plan)} runs ({len(cfg.variants)} variants x {len(cfg.seeds)} seeds"
         + (f" x {regimes} training-set sizes" if regimes > 1 else "")
         + f") on {cfg.data.dataset} in {out_dir}; {len(plan) - todo} already finished")
-    records, start, ran, loaded = [], time.perf_counter(), 0, {}
+    records, start, ran = [], time.perf_counter(), 0
     for index, (size, seed, variant) in enumerate(plan, 1):
         path = run_path(out_dir, variant, seed, size)
         where = f"{variant.label} seed={seed}" + (f" n={size}" if size else "")
@@ -81,7 +85,7 @@ def run(cfg, out_dir, log=print):
             records.append(json.loads(path.read_text(encoding="utf-8")))
             log(f"[{index}/{len(plan)}] skip {where}: finished in {path}")
             continue
-        key = (size, seed if cfg.data.split_seed == "seed" else None)
+        key = _data_key(cfg, size, seed)
         if key not in loaded:
             loaded = {key: data_lib.load(cfg.data, train_size=size, seed=seed)}  # keep one
         run_start = time.perf_counter()
@@ -101,6 +105,11 @@ def run(cfg, out_dir, log=print):
     report.render(out_dir)
     log(f"done: {out_dir / 'summary.md'}")
     return records
+
+
+def _data_key(cfg, size, seed):
+    """Runs with equal keys train and test on the same data."""
+    return size, seed if cfg.data.split_seed == "seed" else None
 
 
 def _one_run(cfg, variant, seed, data):
