@@ -29,16 +29,24 @@ Public API
 
 Schema (every key optional; defaults below)::
 
-    seeds = [0, 1, 2]          # one run per variant per seed
+    seeds = [0, 1, 2]          # one run per variant per seed (per training-set size)
     baseline = ""              # variant label for paired differences; "" = "max"
-    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0
-              train_size=0 validation_split=0.1 normalize="unit" split_seed=0
+    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0 (or "auto")
+              train_size=0 (or a list: one regime per size) validation_split=0.1
+              normalize="unit" split_seed=0 (or "seed": the run's seed)
+    [data.mnist1d] num_samples=5000 train_split=0.8 ... seed=42  (get_dataset_args)
     [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
-    [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001
-              deterministic=true jit_compile=false distribution="none" verbose=1
+    [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001 patience=0
+              augment_shift=0 deterministic=true jit_compile=false distribution="none"
+              verbose=1
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
     [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
-                 (pooling may list one kind per conv stage: ["max", "lp"])
+                 (pooling may list one kind per conv stage: ["max", "lp"]; besides the
+                 registry's kinds, "none" and "stride" are the no-pooling baselines)
+    [[findings]] name a b metric="test_accuracy" direction="greater" train_size=0 source=""
+
+``border(model_cfg, max_shift) -> int``
+    The zero border ``data.pad = "auto"`` resolves to.
 """
 
 import dataclasses
