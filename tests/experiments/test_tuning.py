@@ -296,3 +296,14 @@ def test_objective_plot_tells_heads_apart_and_counts_trials(tmp_path, monkeypatc
     assert dots["flatten"].get_marker() != dots["global_avg"].get_marker()
     assert dots["flatten"].get_color() != dots["global_avg"].get_color()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["flatten", "global_avg"]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("train_size = 128", "train_size = [64, 128]", "data.train_size: tune takes one size"),
+    ("train_size = 128", 'train_size = 128\nsplit_seed = "seed"', 'data.split_seed: "seed" is for'),
+])
+def test_run_only_data_settings_are_rejected(tmp_path, old, new, message):
+    path = tune_config(tmp_path)
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ConfigError, match=message):
+        search_space.load(path)
