@@ -299,13 +299,15 @@ def band(values):
     return mean, min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)
 
 
-def plot(rows, history, out_dir):
+def plot(rows, history, out_dir, baseline=None):
     """Write the PNG plots into `out_dir`; returns their paths.
 
     ``learning_curves.png``, ``generalization_gap.png``, ``accuracy_vs_shift.png``,
     ``shift_consistency.png``, and ``accuracy_vs_train_size.png`` when there is
     more than one training-set size. Curves, shift lines and bars show the
-    largest training-set size unless they plot the sizes themselves.
+    largest training-set size unless they plot the sizes themselves; the
+    learning curves draw `baseline` (default: the first variant) in grey in
+    every panel.
     """
     import matplotlib
 
@@ -320,7 +322,7 @@ def plot(rows, history, out_dir):
                or int(h["train_size"]) == sizes[-1]]
     note = _note(largest, sizes)
     paths = [
-        _learning_curves(plt, history, groups, note, out_dir / "learning_curves.png"),
+        _learning_curves(plt, history, groups, note, out_dir / "learning_curves.png", baseline),
         _bars(plt, rows, sizes, "generalization_gap", "train - test accuracy",
               out_dir / "generalization_gap.png"),
         _shift_lines(plt, groups, largest[0], note, out_dir / "accuracy_vs_shift.png"),
@@ -349,16 +351,16 @@ def _save(plt, fig, path):
     return path
 
 
-def _learning_curves(plt, history, groups, note, path):
-    """One panel per variant: validation (solid) and training (dashed) accuracy; the first
-    variant (the baseline of the table order) drawn in grey in every other panel."""
+def _learning_curves(plt, history, groups, note, path, baseline=None):
+    """One panel per variant: validation (solid) and training (dashed) accuracy; the
+    baseline variant (default: the first) drawn in grey in every other panel."""
     variants = list(groups)
     cols = min(4, len(variants))
     rows_n = math.ceil(len(variants) / cols)
     fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.6 * rows_n + 0.6),
                              sharex=True, sharey=True, squeeze=False)
     curves = {v: _mean_curves(history, v) for v in variants}
-    reference = variants[0]
+    reference = baseline if baseline in variants else variants[0]
     for ax, variant in zip(axes.flat, variants):
         if variant != reference and curves[reference][0]:
             steps, val, train = curves[reference]
@@ -478,7 +480,7 @@ def render(out_dir):
     history = read_csv(history_path) if history_path.is_file() else []
     baseline = _baseline(out_dir, rows)
     write_atomic(out_dir / "summary.md", summarize(rows, baseline))
-    plot(rows, history, out_dir)
+    plot(rows, history, out_dir, baseline)
     from . import findings
 
     claims = findings.from_run_dir(out_dir)

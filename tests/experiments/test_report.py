@@ -172,6 +172,10 @@ def test_shift_plot_bands_stay_in_0_1_and_titles_count_seeds(monkeypatch, tmp_pa
     curves = saved["learning_curves.png"]
     assert "mean of 3 seeds" in curves._suptitle.get_text()
     assert [a.get_title() for a in curves.axes if a.get_visible()] == ["max", "avg"]
+    report.plot(rows, history, tmp_path, baseline="avg")
+    first = saved["learning_curves.png"].axes[0]  # the max panel shows the avg baseline in grey
+    assert "avg (val)" in [line.get_label() for line in first.get_lines()]
+    assert "grey: avg" in saved["learning_curves.png"]._suptitle.get_text()
     assert "mean of 3 seeds" in saved["generalization_gap.png"].axes[0].get_title()
 
 
