@@ -379,7 +379,8 @@ def _learning_curves(plt, history, groups, note, path, baseline=None):
         ax.set_ylabel("accuracy")
     if history:
         axes.flat[min(1, len(variants) - 1)].legend(fontsize="x-small")
-    fig.suptitle(f"Learning curves ({note}; grey: {reference})")
+    fig.suptitle(f"Learning curves ({note}, of those still training after early stops; "
+                 f"grey: {reference})")
     return _save(plt, fig, path)
 
 
