@@ -2,7 +2,8 @@
 
 Run `python -m experiments run configs/digits.toml`; see `experiments.__main__`.
 The modules follow the data flow config -> data -> models -> train -> metrics
--> report, with `sweep` looping over variants and seeds.
+-> report (-> findings: claims judged on the results), with `sweep` looping
+over training-set sizes, seeds and variants.
 
 The harness uses the TensorFlow backend (tf.data and TFDS feed it), so the
 backend is chosen here, before anything imports Keras. Installed from a wheel,

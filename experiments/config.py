@@ -29,17 +29,24 @@ Public API
 
 Schema (every key optional; defaults below)::
 
-    seeds = [0, 1, 2]          # one run per variant per seed
+    seeds = [0, 1, 2]          # one run per variant per seed (per training-set size)
     baseline = ""              # variant label for paired differences; "" = "max"
-    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0
-              train_size=0 validation_split=0.1 normalize="unit" split_seed=0
+    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0 (or "auto")
+              train_size=0 (or a list: one regime per size) validation_split=0.1
+              normalize="unit" split_seed=0 (or "seed": the run's seed)
+    [data.mnist1d] num_samples=5000 train_split=0.8 ... seed=42  (get_dataset_args)
     [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
-    [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001
-              deterministic=true jit_compile=false distribution="none" verbose=1
-              tensorboard=false
+    [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001 patience=0
+              augment_shift=0 deterministic=true jit_compile=false distribution="none"
+              verbose=1 tensorboard=false
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
     [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
-                 (pooling may list one kind per conv stage: ["max", "lp"])
+                 (pooling may list one kind per conv stage: ["max", "lp"]; besides the
+                 registry's kinds, "none" and "stride" are the no-pooling baselines)
+    [[findings]] name a b metric="test_accuracy" direction="greater" train_size=0 source=""
+
+``border(model_cfg, max_shift) -> int``
+    The zero border ``data.pad = "auto"`` resolves to.
 """
 
 import dataclasses
@@ -59,21 +66,48 @@ class ConfigError(ValueError):
     """A bad config or bad command-line input; the message is one readable line."""
 
 
-def option(default, *, choices=None, low=None, high=None):
+def option(default, *, choices=None, low=None, high=None, choices_str=None):
     """A dataclass field with the checks `from_mapping` applies.
 
     `choices` lists the allowed values; `low`/`high` bound numbers (each
-    element, for tuples).
+    element, for tuples); `choices_str` lists the strings a field typed
+    ``int | str`` accepts besides numbers.
     """
     return dataclasses.field(
-        default=default, metadata={"choices": choices, "low": low, "high": high}
+        default=default,
+        metadata={"choices": choices, "low": low, "high": high, "choices_str": choices_str},
     )
 
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped")
+DATASETS = ("digits", "mnist1d", "mnist5k",
+            "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped")
+EMBEDDED = ("digits", "mnist1d", "mnist5k")  # generated or shipped by a package: no download
+BASELINES = ("none", "stride")  # conv at full resolution / conv strided by pool_size
+DIRECTIONS = ("greater", "less")
 NORMALIZATIONS = ("unit", "standardize")
 OPTIMIZERS = ("adam", "sgd")
 DISTRIBUTIONS = ("none", "mirrored")
+
+
+@dataclasses.dataclass(frozen=True)
+class Mnist1DConfig:
+    """`mnist1d.data.get_dataset_args()` overrides (Greydanus 2020); defaults are the package's.
+
+    `num_samples` examples are generated (train_split of them train, the rest test).
+    """
+
+    num_samples: int = option(5000, low=20)
+    train_split: float = option(0.8, low=0.05, high=0.95)
+    template_len: int = option(12, low=1)
+    padding: tuple[int, ...] = option((36, 60), low=0)
+    scale_coeff: float = option(0.4, low=0.0)
+    max_translation: int = option(48, low=0)
+    corr_noise_scale: float = option(0.25, low=0.0)
+    iid_noise_scale: float = option(2e-2, low=0.0)
+    shear_scale: float = option(0.75, low=0.0)
+    shuffle_seq: bool = False
+    final_seq_length: int = option(40, low=4)
+    seed: int = option(42, low=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,11 +118,23 @@ class DataConfig:
     data_dir: str = ""  # TFDS folder; "" means $TFDS_DATA_DIR or ~/tensorflow_datasets
     download: bool = False  # TFDS only: download when not prepared (needs internet)
     image_size: int = option(0, low=0)  # square resize; 0 keeps the native size
-    pad: int = option(0, low=0)  # zero border added on every side, after the resize
-    train_size: int = option(0, low=0)  # images to fit on; 0 = all left after validation
+    # zero border added on every side, after the resize; "auto" = wide enough that no
+    # shift up to eval.max_shift (or train.augment_shift) clips a feature map
+    pad: int | str = option(0, low=0, choices_str=("auto",))
+    # examples to fit on; 0 = all left after validation; a list = one regime per size
+    train_size: int | tuple[int, ...] = option(0, low=0)
     validation_split: float = option(0.1, low=0.0, high=0.5)
     normalize: str = option("unit", choices=NORMALIZATIONS)
-    split_seed: int = option(0, low=0)  # fixes the train subset and validation split
+    # fixes the train/test split (embedded sets), the train subset and validation split;
+    # "seed" = the run's seed, so the split varies with the seed
+    split_seed: int | str = option(0, low=0, choices_str=("seed",))
+    mnist1d: Mnist1DConfig = Mnist1DConfig()  # generation arguments ([data.mnist1d])
+
+    @property
+    def train_sizes(self):
+        """The training-set sizes (regimes) as a tuple."""
+        return (self.train_size,) if isinstance(self.train_size, int) else self.train_size
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +156,11 @@ class TrainConfig:
     batch_size: int = option(64, low=1)
     optimizer: str = option("adam", choices=OPTIMIZERS)  # "sgd" has momentum 0.9
     learning_rate: float = option(1e-3, low=0.0)
-    deterministic: bool = True  # TensorFlow op determinism (bit-repeatable runs)
+    # early stopping on validation loss, best weights restored (epochs = the budget);
+    # 0 = off (train all epochs)
+    patience: int = option(0, low=0)
+    augment_shift: int = option(0, low=0)  # random shifts up to k during training (0 = off)
+    deterministic: bool = True  # TensorFlow op determinism (bit-repeatable on one machine)
     jit_compile: bool = False  # XLA; TensorFlow allows it only with deterministic = false
     distribution: str = option("none", choices=DISTRIBUTIONS)
     verbose: int = option(1, choices=(0, 1, 2))  # Keras fit output (1 -> 2 when not a terminal)
@@ -138,7 +188,7 @@ class Variant:
     (pooling "lp" and/or head "global_lp"); None keeps the layer default.
     """
 
-    pooling: str | tuple[str, ...] = option("max", choices=registry.POOLINGS)
+    pooling: str | tuple[str, ...] = option("max", choices=registry.POOLINGS + BASELINES)
     head: str = option("flatten", choices=registry.HEADS)
     p: float | None = option(None, low=1.0)
     normalize: bool | None = None
@@ -177,6 +227,25 @@ class Variant:
 
 
 DEFAULT_VARIANTS = tuple(Variant(pooling=name) for name in registry.POOLINGS)
+METRICS = ("test_accuracy", "train_accuracy", "generalization_gap", "test_loss", "train_loss",
+           "shift_consistency")  # plus accuracy_shift_<s> and accuracy_axis_shift_<s>
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A claim to test: variant `a` has a `direction` (greater/less) `metric` than variant `b`.
+
+    Judged on the paired differences a - b over seeds (`experiments.findings`),
+    at training-set size `train_size` (0 = at every regime).
+    """
+
+    name: str = ""
+    a: str = ""
+    b: str = ""
+    metric: str = "test_accuracy"
+    direction: str = option("greater", choices=DIRECTIONS)
+    train_size: int = option(0, low=0)
+    source: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +259,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
     variants: tuple[Variant, ...] = DEFAULT_VARIANTS
+    findings: tuple[Finding, ...] = ()
 
     @property
     def baseline_label(self):
@@ -236,19 +306,52 @@ def parse(raw, source="config"):
 
 def _parse(raw):
     _mapping(raw, "config")
-    top = {k: v for k, v in raw.items() if k not in _SECTIONS and k != "variants"}
+    top = {k: v for k, v in raw.items() if k not in _SECTIONS and k not in _LISTS}
     base = from_mapping(Config, top, "")
-    sections = {name: from_mapping(cls, raw.get(name, {}), name)
+    _mapping(raw.get("data", {}), "data")
+    data_raw = dict(raw.get("data", {}))
+    mnist1d = from_mapping(Mnist1DConfig, data_raw.pop("mnist1d", {}), "data.mnist1d")
+    sections = {name: from_mapping(cls, data_raw if name == "data" else raw.get(name, {}), name)
                 for name, cls in _SECTIONS.items()}
+    sections["data"] = dataclasses.replace(sections["data"], mnist1d=mnist1d)
     variants = DEFAULT_VARIANTS
     if "variants" in raw:
-        items = raw["variants"]
-        if not isinstance(items, list) or not items:
-            raise ConfigError("variants: expected a non-empty array of tables ([[variants]])")
-        variants = tuple(_variant(item, f"variants[{i}]") for i, item in enumerate(items))
-    config = dataclasses.replace(base, variants=variants, **sections)
+        variants = tuple(_variant(item, f"variants[{i}]")
+                         for i, item in enumerate(_tables(raw, "variants")))
+    findings = tuple(from_mapping(Finding, item, f"findings[{i}]")
+                     for i, item in enumerate(_tables(raw, "findings")))
+    config = dataclasses.replace(base, variants=variants, findings=findings, **sections)
+    if config.data.pad == "auto":
+        shift = max(config.eval.max_shift, config.train.augment_shift)
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, pad=border(config.model, shift)))
     _check_config(config)
     return config
+
+
+_LISTS = ("variants", "findings")
+
+
+def _tables(raw, key):
+    items = raw.get(key, [])
+    if not isinstance(items, list) or (key == "variants" and not items):
+        raise ConfigError(f"{key}: expected a non-empty array of tables ([[{key}]])")
+    return items
+
+
+def border(model_cfg, max_shift):
+    """Zero border (per side) so that a shift up to `max_shift` clips no feature map.
+
+    A pattern's footprint grows, at conv/pool stage i (input stride J_i, the
+    product of the earlier strides), by J_i * (kernel_size // 2) for the
+    "same" conv and J_i * (pool_size - 1) for the pooling window; the border
+    must hold the shift plus that growth.
+    """
+    reach, jump = 0, 1
+    for _ in model_cfg.filters:
+        reach += jump * (model_cfg.kernel_size // 2 + model_cfg.pool_size - 1)
+        jump *= model_cfg.pool_size
+    return max_shift + reach
 
 
 def _variant(raw, where):
@@ -294,6 +397,32 @@ def _check_config(config):
         )
     if not config.seeds or len(set(config.seeds)) != len(config.seeds):
         raise ConfigError(f"seeds: expected distinct integers, got {list(config.seeds)}")
+    sizes = config.data.train_sizes
+    if len(set(sizes)) != len(sizes):
+        raise ConfigError(f"data.train_size: expected distinct sizes, got {list(sizes)}")
+    if config.train.patience and not config.data.validation_split:
+        raise ConfigError("train.patience: early stopping needs data.validation_split > 0")
+    for i, finding in enumerate(config.findings):
+        _check_finding(finding, f"findings[{i}]", labels, config)
+
+
+def _check_finding(finding, where, labels, config):
+    if not finding.name:
+        raise ConfigError(f"{where}.name: give the claim a name")
+    for key in ("a", "b"):
+        if getattr(finding, key) not in labels:
+            raise ConfigError(f"{where}.{key}: unknown variant {getattr(finding, key)!r}; "
+                              f"allowed: {', '.join(labels)}")
+    shifts = range(config.eval.max_shift + 1)
+    allowed = (*METRICS, *(f"accuracy_shift_{s}" for s in shifts),
+               *(f"accuracy_axis_shift_{s}" for s in shifts))
+    if finding.metric not in allowed:
+        raise ConfigError(f"{where}.metric: unknown value {finding.metric!r}; "
+                          f"allowed: {', '.join(allowed)}")
+    sizes = config.data.train_sizes
+    if finding.train_size and finding.train_size not in sizes:
+        raise ConfigError(f"{where}.train_size: {finding.train_size} is not one of "
+                          f"data.train_size {list(sizes)}")
 
 
 def from_mapping(cls, raw, where):
@@ -329,6 +458,12 @@ def _value(value, hint, meta, name):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         listed = [a for a in options if typing.get_origin(a) is tuple]
         hint = listed[0] if listed and isinstance(value, list) else options[0]
+        if int in options and str in options and isinstance(value, str):  # `int | str`
+            choices = meta.get("choices_str") or ()
+            if value not in choices:
+                raise ConfigError(f"{name}: unknown value {value!r}; allowed: an integer or "
+                                  + ", ".join(repr(c) for c in choices))
+            return value
         origin = typing.get_origin(hint)
     if origin is tuple:
         item = typing.get_args(hint)[0]
@@ -374,19 +509,24 @@ def _plain(value):
     return value
 
 
-def to_toml(raw):
-    """TOML text of a config dict (scalars, lists, tables, arrays of tables)."""
+def to_toml(raw, prefix=""):
+    """TOML text of a config dict (scalars, lists, tables, nested tables, arrays of tables)."""
     lines, tables = [], []
     for key, value in raw.items():
         if isinstance(value, dict):
-            tables.append((f"[{key}]", value))
+            tables.append((f"[{prefix}{key}]", value, f"{prefix}{key}."))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
-            tables.extend((f"[[{key}]]", item) for item in value)
+            tables.extend((f"[[{prefix}{key}]]", item, None) for item in value)
         else:
             lines.append(f"{key} = {_toml_value(value)}")
-    for header, table in tables:
-        lines += ["", header] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + ("\n" if lines else "")
+    for header, table, sub in tables:
+        if sub is None:
+            text += f"\n{header}\n" + "".join(f"{k} = {_toml_value(v)}\n"
+                                               for k, v in table.items())
+        else:
+            text += f"\n{header}\n" + to_toml(table, sub)
+    return text
 
 
 def _toml_value(value):

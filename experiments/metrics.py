@@ -2,22 +2,23 @@
 
 Public API
 ----------
-A *predict function* maps a float NHWC batch (NumPy) to class scores
-``(N, classes)``; only the arg-max is used. ``predictor(model)`` makes one
-from a Keras model.
+A *predict function* maps a float channels-last batch (NumPy; (N, H, W, C)
+images or (N, L, C) signals) to class scores ``(N, classes)``; only the
+arg-max is used. ``predictor(model)`` makes one from a Keras model.
 
-``shift(x, dy, dx) -> np.ndarray``
+``shift(x, dy, dx=0) -> np.ndarray``
     Images translated by ``dy`` rows and ``dx`` columns (positive: down /
-    right), zero fill; ``dy``/``dx`` are ints or one int per image.
+    right), zero fill; ``dy``/``dx`` are ints or one int per image. Signals
+    (N, L, C) move by ``dy`` steps along the signal (``dx`` must be 0).
 ``accuracy(predict, x, y) -> float``
-``accuracy_under_shift(predict, x, y, max_shift) -> list[float]``
-    Entry ``s`` (0..max_shift) is the accuracy with every image shifted by
-    ``s`` pixels on both axes, averaged over the four diagonal directions
-    (±s, ±s).
+``accuracy_under_shift(predict, x, y, max_shift, along="diagonal") -> list[float]``
+    Entry ``s`` (0..max_shift) is the accuracy with every example shifted
+    by ``s``, averaged over the directions: for images "diagonal" is the four
+    (±s, ±s), "axis" the four (±s, 0), (0, ±s); for signals (±s) either way.
 ``shift_consistency(predict, x, max_shift, pairs=5, seed=0) -> float``
     Zhang (2019), "Making Convolutional Networks Shift-Invariant Again": the
-    fraction of images whose predicted class is the same under two
-    independent random shifts (dy, dx uniform in [-max_shift, max_shift]),
+    fraction of examples whose predicted class is the same under two
+    independent random shifts (each axis uniform in [-max_shift, max_shift]),
     averaged over `pairs` draws of the two shifts. A shift-invariant model
     scores 1.0. Here shifts zero-fill (Zhang crops a larger image).
 ``generalization_gap(train_accuracy, test_accuracy) -> float``
@@ -25,17 +26,26 @@ from a Keras model.
 ``evaluate(model, data, eval_cfg, seed) -> dict``
     Every number of a results row: ``train_accuracy, train_loss,
     test_accuracy, test_loss, generalization_gap, shift_consistency,
-    accuracy_shift_0 .. accuracy_shift_<max_shift>``. `seed` fixes the
-    consistency shifts, so variants with the same seed see the same shifts.
+    accuracy_shift_0 .. accuracy_shift_<max_shift>`` (diagonal for images,
+    along the signal for signals) and, for images, ``accuracy_axis_shift_0 ..``
+    (along one axis). `seed` fixes the consistency shifts, so variants with
+    the same seed see the same shifts.
 """
 
 import numpy as np
 import tensorflow as tf
 
 
-def shift(x, dy, dx):
-    """`x` (N, H, W, C) moved by (`dy`, `dx`) pixels per image; vacated pixels are 0."""
+def shift(x, dy, dx=0):
+    """`x` (N, H, W, C) moved by (`dy`, `dx`) pixels per image; vacated pixels are 0.
+
+    Signals (N, L, C) move by `dy` steps along L.
+    """
     x = np.asarray(x)
+    if x.ndim == 3:
+        if np.any(np.asarray(dx) != 0):
+            raise ValueError("signals (N, L, C) shift along one axis only; dx must be 0")
+        return shift(x[:, :, None, :], dy, 0)[:, :, 0, :]
     n, h, w = x.shape[:3]
     dy = np.broadcast_to(np.asarray(dy, dtype=int), (n,))
     dx = np.broadcast_to(np.asarray(dx, dtype=int), (n,))
@@ -80,14 +90,24 @@ def accuracy(predict, x, y):
     return float(np.mean(_labels(predict, x) == np.asarray(y)))
 
 
-def accuracy_under_shift(predict, x, y, max_shift):
-    """Accuracy at diagonal shifts 0..`max_shift`, each the mean of the four directions."""
+def _directions(x, along):
+    """Unit (dy, dx) moves: four diagonal or four axis-aligned for images, two for signals."""
+    if x.ndim == 3:
+        return ((1, 0), (-1, 0))
+    if along == "axis":
+        return ((1, 0), (-1, 0), (0, 1), (0, -1))
+    if along == "diagonal":
+        return ((1, 1), (1, -1), (-1, 1), (-1, -1))
+    raise ValueError(f"along must be 'diagonal' or 'axis'; got {along!r}")
+
+
+def accuracy_under_shift(predict, x, y, max_shift, along="diagonal"):
+    """Accuracy at shifts 0..`max_shift`, each the mean over the directions of `along`."""
     result = [accuracy(predict, x, y)]
-    for s in range(1, max_shift + 1):
-        result.append(float(np.mean([
-            accuracy(predict, shift(x, sy * s, sx * s), y)
-            for sy in (1, -1) for sx in (1, -1)
-        ])))
+    moves = _directions(x, along)
+    for s in range(1, max_shift + 1):  # one predict call per shift: every direction at once
+        moved = np.concatenate([shift(x, uy * s, ux * s) for uy, ux in moves])
+        result.append(accuracy(predict, moved, np.tile(np.asarray(y), len(moves))))
     return result
 
 
@@ -97,8 +117,10 @@ def shift_consistency(predict, x, max_shift, pairs=5, seed=0):
     agree = []
     for _ in range(pairs):
         dy1, dx1, dy2, dx2 = rng.integers(-max_shift, max_shift + 1, size=(4, len(x)))
-        first = _labels(predict, shift(x, dy1, dx1))
-        second = _labels(predict, shift(x, dy2, dx2))
+        if np.asarray(x).ndim == 3:  # signals: one axis
+            dx1 = dx2 = 0
+        both = _labels(predict, np.concatenate([shift(x, dy1, dx1), shift(x, dy2, dx2)]))
+        first, second = both[: len(x)], both[len(x):]
         agree.append(np.mean(first == second))
     return float(np.mean(agree))
 
@@ -124,4 +146,8 @@ def evaluate(model, data, eval_cfg, seed):
     )
     by_shift = accuracy_under_shift(predict, data.x_test, data.y_test, eval_cfg.max_shift)
     row.update({f"accuracy_shift_{s}": value for s, value in enumerate(by_shift)})
+    if data.x_test.ndim == 4:
+        by_axis = accuracy_under_shift(predict, data.x_test, data.y_test, eval_cfg.max_shift,
+                                       along="axis")
+        row.update({f"accuracy_axis_shift_{s}": value for s, value in enumerate(by_axis)})
     return row

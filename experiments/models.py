@@ -7,11 +7,14 @@ lp_options=None, filters=(16, 32), kernel_size=3, pool_size=2, dense_units=0,
 dropout=0.0, seed=0) -> keras.Model``
     An uncompiled model that outputs logits::
 
-        Input -> [Conv2D(f, same, relu) -> pooling] for f in filters
+        Input -> [ConvND(f, same, relu) -> pooling] for f in filters
               -> head -> [Dropout] -> [Dense(dense_units, relu)] -> Dense(num_classes)
 
-    `pooling` is one of ``keras_pool.registry.POOLINGS`` (or a sequence of
-    them, one per conv stage) and `head` one of
+    Conv1D for (length, channels) inputs, Conv2D for (height, width, channels).
+    `pooling` is one of ``keras_pool.registry.POOLINGS`` or a baseline (or a
+    sequence of them, one per conv stage): "none" (no pooling layer: the
+    stage keeps full resolution) or "stride" (no pooling layer: the conv
+    itself has strides = pool_size). `head` is one of
     ``registry.HEADS``; `lp_options` (``p``, ``normalize``, ``trainable_p``)
     go to the Lp layers. The weighted layers are named ``conv1, conv2, ..,
     hidden, logits``.
@@ -39,6 +42,9 @@ def layer_seed(seed, role, index=0):
     return int(state) & 0x7FFFFFFF
 
 
+BASELINES = ("none", "stride")
+
+
 def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_options=None,
                 filters=(16, 32), kernel_size=3, pool_size=2, dense_units=0, dropout=0.0,
                 seed=0):
@@ -47,16 +53,23 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
     kinds = [pooling] * len(filters) if isinstance(pooling, str) else list(pooling)
     if len(kinds) != len(filters):
         raise ValueError(f"`pooling` needs one kind per conv stage ({len(filters)}); got {pooling}")
+    rank = len(input_shape) - 1
+    if rank not in (1, 2):
+        raise ValueError(f"input_shape must be (length, channels) or (height, width, channels); "
+                         f"got {input_shape}")
+    conv = keras.layers.Conv1D if rank == 1 else keras.layers.Conv2D
     inputs = keras.Input(input_shape)
     x = inputs
     for i, width in enumerate(filters):
-        x = keras.layers.Conv2D(
-            width, kernel_size, padding="same", activation="relu", name=f"conv{i + 1}",
+        x = conv(
+            width, kernel_size, strides=pool_size if kinds[i] == "stride" else 1,
+            padding="same", activation="relu", name=f"conv{i + 1}",
             kernel_initializer=keras.initializers.GlorotUniform(layer_seed(seed, _CONV, i)),
         )(x)
-        x = registry.pooling(kinds[i], rank=2, pool_size=pool_size,
-                             **_options(kinds[i], lp_options, seed, i))(x)
-    x = registry.head(head, rank=2, **_options(head, lp_options, seed, len(filters)))(x)
+        if kinds[i] not in BASELINES:
+            x = registry.pooling(kinds[i], rank=rank, pool_size=pool_size,
+                                 **_options(kinds[i], lp_options, seed, i))(x)
+    x = registry.head(head, rank=rank, **_options(head, lp_options, seed, len(filters)))(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=layer_seed(seed, _DROPOUT), name="dropout")(x)
     if dense_units:

@@ -13,15 +13,23 @@ Public API
 ``mean_ci(values, level=0.95) -> (mean, std, low, high)``
     Sample std and a t-distribution interval; NaN where undefined (n < 2).
 ``summarize(rows, baseline=None) -> str``
-    The Markdown summary: per variant mean, std and 95% CI of every metric,
-    and the paired difference (same seed) to the `baseline` variant.
+    The Markdown summary: per training-set size (regime) and variant the
+    mean, std and 95% CI of every metric over seeds, the test set's own
+    standard error beside the test accuracy, the paired difference (same
+    seed) to the `baseline` variant, and the runs that hit the epoch budget.
+    Accuracies have 4 decimals, epochs and seconds 1.
+``band(values) -> (mean, low, high)``
+    A 95% CI band of accuracies, clipped to [0, 1].
 ``plot(rows, history, out_dir) -> list[Path]``
-    ``learning_curves.png``, ``generalization_gap.png``,
-    ``accuracy_vs_shift.png``, ``shift_consistency.png``.
+    ``learning_curves.png`` (one panel per variant), ``generalization_gap.png``,
+    ``accuracy_vs_shift.png``, ``shift_consistency.png`` and, with more than
+    one training-set size, ``accuracy_vs_train_size.png``. Titles say how
+    many seeds a mean is over.
 ``render(out_dir)``
-    ``summary.md`` and the plots from ``results.csv`` and ``history.csv``
-    (and the baseline named in ``config.json``, if there is one);
-    ``python -m experiments report DIR`` calls it.
+    ``summary.md``, the plots and (if ``config.json`` has findings)
+    ``findings.md`` from ``results.csv`` and ``history.csv`` (and the baseline
+    named in ``config.json``, if there is one); ``python -m experiments
+    report DIR`` calls it.
 """
 
 import csv
@@ -38,17 +46,20 @@ from .config import ConfigError
 from .runtime import default_file_mode
 
 COLUMNS = (
-    "dataset", "variant", "pooling", "head", "p", "seed", "train_size",
+    "dataset", "variant", "pooling", "head", "p", "seed", "train_size", "test_size",
     "train_accuracy", "test_accuracy", "train_loss", "test_loss",
-    "generalization_gap", "shift_consistency", "epochs", "train_seconds",
+    "generalization_gap", "shift_consistency", "epochs", "best_epoch", "epoch_budget",
+    "hit_budget", "train_seconds",
 )
-HISTORY_COLUMNS = ("variant", "seed", "epoch", "loss", "accuracy", "val_loss", "val_accuracy")
+HISTORY_COLUMNS = ("variant", "train_size", "seed", "epoch", "loss", "accuracy", "val_loss",
+                   "val_accuracy")
 _TEXT = {"dataset", "variant", "pooling", "head"}
 _NAMES = {
     "test_accuracy": "test accuracy", "train_accuracy": "train accuracy",
     "generalization_gap": "generalization gap (train - test accuracy)",
     "test_loss": "test loss", "train_loss": "train loss",
     "shift_consistency": "shift consistency", "train_seconds": "train seconds",
+    "epochs": "epochs trained",
 }
 
 
@@ -72,10 +83,15 @@ def write_atomic(path, text):
         raise
 
 
-def shift_columns(row):
+def shift_columns(row, prefix="accuracy_shift_"):
     """The ``accuracy_shift_<s>`` keys of a row, by increasing shift."""
-    keys = [k for k in row if k.startswith("accuracy_shift_")]
+    keys = [k for k in row if k.startswith(prefix)]
     return sorted(keys, key=lambda k: int(k.rsplit("_", 1)[1]))
+
+
+def axis_shift_columns(row):
+    """The ``accuracy_axis_shift_<s>`` keys of a row (images only), by increasing shift."""
+    return shift_columns(row, "accuracy_axis_shift_")
 
 
 def _csv(columns, rows):
@@ -91,13 +107,14 @@ def write_tables(records, out_dir):
     out_dir = Path(out_dir)
     if not records:
         return
-    columns = list(COLUMNS) + shift_columns(records[0])
+    columns = list(COLUMNS) + shift_columns(records[0]) + axis_shift_columns(records[0])
     write_atomic(out_dir / "results.csv", _csv(columns, records))
     epochs = []
     for record in records:
         history = record["history"]
         for epoch in range(len(history["loss"])):
-            row = {"variant": record["variant"], "seed": record["seed"], "epoch": epoch + 1}
+            row = {"variant": record["variant"], "train_size": record["train_size"],
+                   "seed": record["seed"], "epoch": epoch + 1}
             row.update({k: v[epoch] for k, v in history.items()})
             epochs.append(row)
     write_atomic(out_dir / "history.csv", _csv(HISTORY_COLUMNS, epochs))
@@ -127,75 +144,146 @@ def mean_ci(values, level=0.95):
     return mean, std, mean - half, mean + half
 
 
+def regimes(rows):
+    """The training-set sizes in `rows`, ascending."""
+    return sorted({int(r["train_size"]) for r in rows})
+
+
 def _by_variant(rows):
-    """{variant: {seed: row}}, variants in first-seen order."""
+    """{variant: {seed: row}}, variants in first-seen order (rows of one regime)."""
     groups = {}
     for row in rows:
         groups.setdefault(row["variant"], {})[int(row["seed"])] = row
     return groups
 
 
-def _fmt(value, signed=False):
+def _at(rows, size):
+    return [r for r in rows if int(r["train_size"]) == size]
+
+
+_DECIMALS = {"train_seconds": 1, "epochs": 1, "best_epoch": 1}
+
+
+def _fmt(value, signed=False, metric=None):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
+    digits = _DECIMALS.get(metric, 4)
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _interval(low, high, signed=False):
+def _interval(low, high, signed=False, metric=None):
     if math.isnan(low):
         return "n/a"
-    return f"[{_fmt(low, signed)}, {_fmt(high, signed)}]"
+    return f"[{_fmt(low, signed, metric)}, {_fmt(high, signed, metric)}]"
+
+
+def test_set_se(accuracy, n_test):
+    """Binomial standard error of an accuracy measured on `n_test` test examples."""
+    if not n_test or math.isnan(n_test):
+        return math.nan
+    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n_test)
 
 
 def summarize(rows, baseline=None):
     """The Markdown summary of results rows (see the module docstring)."""
-    groups = _by_variant(rows)
     shifts = shift_columns(rows[0])
     last = shifts[-1]
     metrics = ["test_accuracy", "train_accuracy", "generalization_gap", "test_loss",
-               "train_loss", "shift_consistency", last, "train_seconds"]
+               "train_loss", "shift_consistency", last, "epochs", "train_seconds"]
     names = dict(_NAMES, **{last: f"accuracy at shift {last.rsplit('_', 1)[1]}"})
     seeds = sorted({int(r["seed"]) for r in rows})
-    if baseline not in groups:
+    sizes = regimes(rows)
+    variants = list(_by_variant(rows))
+    if baseline not in variants:
         baseline = None
+    n_test = rows[0].get("test_size", math.nan)
     lines = [
         f"# Results: {rows[0]['dataset']}",
         "",
-        f"{len(rows)} runs: {len(groups)} variants, seeds {', '.join(map(str, seeds))}. "
-        "Mean, sample std and 95% confidence interval (t-distribution) over seeds"
+        f"{len(rows)} runs: {len(variants)} variants, seeds {', '.join(map(str, seeds))}, "
+        f"training-set sizes {', '.join(map(str, sizes))}"
+        + ("" if _missing(n_test) else f", {int(n_test)} test examples")
+        + ". Mean, sample std and 95% confidence interval (t-distribution) over seeds"
         + (f"; Δ is the paired difference to `{baseline}` (same seed, same initial weights)."
-           if baseline else "."),
+           if baseline else ".")
+        + " The test-set SE is the binomial standard error sqrt(p(1-p)/n_test) of one "
+          "run's test accuracy: differences below about twice it are within the test "
+          "set's own sampling error.",
         "",
-        "## Overview (means over seeds)",
-        "",
-        "| variant | runs | " + " | ".join(names[m] for m in metrics) + " |",
-        "|---|---:|" + "---:|" * len(metrics),
     ]
-    for variant, runs in groups.items():
-        means = [_fmt(float(np.mean([r[m] for r in runs.values()]))) for m in metrics]
-        lines.append(f"| {variant} | {len(runs)} | " + " | ".join(means) + " |")
+    lines += _budget_lines(rows)
+    lines += ["## Overview (means over seeds)", "",
+              "| train size | variant | runs | " + " | ".join(names[m] for m in metrics)
+              + " | test-set SE |",
+              "|---:|---|---:|" + "---:|" * (len(metrics) + 1)]
+    for size in sizes:
+        for variant, runs in _by_variant(_at(rows, size)).items():
+            means = [_fmt(float(np.mean([r[m] for r in runs.values()])), metric=m)
+                     for m in metrics]
+            acc = float(np.mean([r["test_accuracy"] for r in runs.values()]))
+            se = test_set_se(acc, next(iter(runs.values())).get("test_size", math.nan))
+            lines.append(f"| {size} | {variant} | {len(runs)} | " + " | ".join(means)
+                         + f" | {_fmt(se)} |")
     for metric in metrics:
         lines += ["", f"## {names[metric]}", ""]
-        header = "| variant | n | mean | std | 95% CI |"
-        rule = "|---|---:|---:|---:|---|"
+        header = "| train size | variant | n | mean | std | 95% CI |"
+        rule = "|---:|---|---:|---:|---:|---|"
+        if metric == "test_accuracy":
+            header += " test-set SE |"
+            rule += "---:|"
         if baseline:
             header += f" Δ vs {baseline} | 95% CI of Δ |"
             rule += "---:|---|"
         lines += [header, rule]
-        for variant, runs in groups.items():
-            mean, std, low, high = mean_ci([r[metric] for r in runs.values()])
-            line = (f"| {variant} | {len(runs)} | {_fmt(mean)} | {_fmt(std)} | "
-                    f"{_interval(low, high)} |")
-            if baseline:
-                line += _paired(runs, groups[baseline], metric, variant == baseline)
-            lines.append(line)
-    lines += ["", "## Accuracy vs shift (mean over seeds)", "",
-              "| variant | " + " | ".join(f"shift {c.rsplit('_', 1)[1]}" for c in shifts) + " |",
-              "|---|" + "---:|" * len(shifts)]
-    for variant, runs in groups.items():
-        means = [_fmt(float(np.mean([r[c] for r in runs.values()]))) for c in shifts]
-        lines.append(f"| {variant} | " + " | ".join(means) + " |")
+        for size in sizes:
+            groups = _by_variant(_at(rows, size))
+            for variant, runs in groups.items():
+                mean, std, low, high = mean_ci([r[metric] for r in runs.values()])
+                line = (f"| {size} | {variant} | {len(runs)} | {_fmt(mean, metric=metric)} | "
+                        f"{_fmt(std, metric=metric)} | {_interval(low, high, metric=metric)} |")
+                if metric == "test_accuracy":
+                    n = next(iter(runs.values())).get("test_size", math.nan)
+                    line += f" {_fmt(test_set_se(mean, n))} |"
+                if baseline:
+                    line += _paired(runs, groups.get(baseline, {}), metric,
+                                    variant == baseline)
+                lines.append(line)
+    for column_set, title in ((shifts, "Accuracy vs shift"),
+                              (axis_shift_columns(rows[0]), "Accuracy vs shift along one axis")):
+        if not column_set:
+            continue
+        lines += ["", f"## {title} (mean over seeds)", "",
+                  "| train size | variant | "
+                  + " | ".join(f"shift {c.rsplit('_', 1)[1]}" for c in column_set) + " |",
+                  "|---:|---|" + "---:|" * len(column_set)]
+        for size in sizes:
+            for variant, runs in _by_variant(_at(rows, size)).items():
+                means = [_fmt(float(np.mean([r[c] for r in runs.values()]))) for c in column_set]
+                lines.append(f"| {size} | {variant} | " + " | ".join(means) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _missing(value):
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
+
+
+def _budget_lines(rows):
+    """The "epoch budget" section: every run that trained until the budget ran out."""
+    if not rows or "hit_budget" not in rows[0]:
+        return []
+    hit = [r for r in rows if not _missing(r["hit_budget"]) and r["hit_budget"]]
+    lines = ["## Runs that hit the epoch budget", ""]
+    if not hit:
+        return lines + ["None: every run stopped early (validation loss stopped improving).",
+                        ""]
+    lines.append(f"**{len(hit)} of {len(rows)} runs trained until the epoch budget "
+                 f"({int(hit[0]['epoch_budget'])}) ran out and may not have converged:**")
+    lines.append("")
+    by = {}
+    for r in hit:
+        by.setdefault((int(r["train_size"]), r["variant"]), []).append(str(int(r["seed"])))
+    lines += [f"- train size {n}, {v}: seeds {', '.join(s)}" for (n, v), s in by.items()]
+    return lines + [""]
 
 
 def _paired(runs, base_runs, metric, is_baseline):
@@ -206,26 +294,60 @@ def _paired(runs, base_runs, metric, is_baseline):
         return " n/a | n/a |"
     diffs = [runs[s][metric] - base_runs[s][metric] for s in common]
     mean, _, low, high = mean_ci(diffs)
-    return f" {_fmt(mean, True)} | {_interval(low, high, True)} |"
+    return f" {_fmt(mean, True, metric)} | {_interval(low, high, True, metric)} |"
 
 
-def plot(rows, history, out_dir):
-    """Write the four PNG plots into `out_dir`; returns their paths."""
+def band(values):
+    """(mean, low, high) of a 95% CI band for accuracies, clipped to [0, 1]."""
+    mean, _, low, high = mean_ci(values)
+    if math.isnan(low):
+        return mean, math.nan, math.nan
+    return mean, min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)
+
+
+def plot(rows, history, out_dir, baseline=None):
+    """Write the PNG plots into `out_dir`; returns their paths.
+
+    ``learning_curves.png``, ``generalization_gap.png``, ``accuracy_vs_shift.png``,
+    ``shift_consistency.png``, and ``accuracy_vs_train_size.png`` when there is
+    more than one training-set size. Curves, shift lines and bars show the
+    largest training-set size unless they plot the sizes themselves; the
+    learning curves draw `baseline` (default: the first variant) in grey in
+    every panel.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     out_dir = Path(out_dir)
-    groups = _by_variant(rows)
-    return [
-        _learning_curves(plt, history, list(groups), out_dir / "learning_curves.png"),
-        _bars(plt, groups, "generalization_gap", "train - test accuracy",
+    sizes = regimes(rows)
+    largest = _at(rows, sizes[-1])
+    groups = _by_variant(largest)
+    history = [h for h in history if _missing(h.get("train_size"))
+               or int(h["train_size"]) == sizes[-1]]
+    note = _note(largest, sizes)
+    paths = [
+        _learning_curves(plt, history, groups, note, out_dir / "learning_curves.png", baseline),
+        _bars(plt, rows, sizes, "generalization_gap", "train - test accuracy",
               out_dir / "generalization_gap.png"),
-        _shift_lines(plt, groups, shift_columns(rows[0]), out_dir / "accuracy_vs_shift.png"),
-        _bars(plt, groups, "shift_consistency", "shift consistency",
+        _shift_lines(plt, groups, largest[0], note, out_dir / "accuracy_vs_shift.png"),
+        _bars(plt, rows, sizes, "shift_consistency", "shift consistency",
               out_dir / "shift_consistency.png"),
     ]
+    if len(sizes) > 1:
+        paths.append(_size_lines(plt, rows, sizes, out_dir / "accuracy_vs_train_size.png"))
+    return paths
+
+
+def _seed_count(rows):
+    counts = sorted({len(runs) for runs in _by_variant(rows).values()})
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def _note(rows, sizes):
+    text = f"mean of {_seed_count(rows)} seeds"
+    return text + (f", train size {sizes[-1]}" if len(sizes) > 1 else "")
 
 
 def _save(plt, fig, path):
@@ -235,54 +357,120 @@ def _save(plt, fig, path):
     return path
 
 
-def _learning_curves(plt, history, variants, path):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, variant in enumerate(variants):
-        epochs = [h for h in history if h["variant"] == variant]
-        steps = sorted({int(h["epoch"]) for h in epochs})
-        for ax, key in zip(axes, ("accuracy", "loss")):
-            for prefix, style in (("", "-"), ("val_", "--")):
-                curve = [np.nanmean([h[prefix + key] for h in epochs if h["epoch"] == e])
-                         for e in steps]
-                if not np.all(np.isnan(curve)):
-                    ax.plot(steps, curve, style, color=colors[i % len(colors)],
-                            label=variant if not prefix else None)
-    for ax, key in zip(axes, ("accuracy", "loss")):
-        ax.set(xlabel="epoch", ylabel=key, title=f"{key} (solid: train, dashed: validation)")
+def _learning_curves(plt, history, groups, note, path, baseline=None):
+    """One panel per variant: validation (solid) and training (dashed) accuracy; the
+    baseline variant (default: the first) drawn in grey in every other panel."""
+    variants = list(groups)
+    cols = min(4, len(variants))
+    rows_n = math.ceil(len(variants) / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.6 * rows_n + 0.6),
+                             sharex=True, sharey=True, squeeze=False)
+    curves = {v: _mean_curves(history, v) for v in variants}
+    reference = baseline if baseline in variants else variants[0]
+    for ax, variant in zip(axes.flat, variants):
+        if variant != reference and curves[reference][0]:
+            steps, val, train = curves[reference]
+            ax.plot(steps, val, "-", color="0.6", lw=1, label=f"{reference} (val)")
+        steps, val, train = curves[variant]
+        if steps:
+            ax.plot(steps, val, "-", color="C0", label="validation")
+            ax.plot(steps, train, "--", color="C1", label="train")
+        ax.set_title(variant, fontsize="medium")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize="small")
+    for ax in axes.flat[len(variants):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy")
+    if history:
+        axes.flat[min(1, len(variants) - 1)].legend(fontsize="x-small")
+    fig.suptitle(f"Learning curves ({note}, of those still training after early stops; "
+                 f"grey: {reference})")
     return _save(plt, fig, path)
 
 
-def _bars(plt, groups, metric, label, path):
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(groups) + 2), 4))
-    for i, runs in enumerate(groups.values()):
-        values = [r[metric] for r in runs.values()]
-        mean, _, low, high = mean_ci(values)
-        err = None if math.isnan(low) else [[mean - low], [high - mean]]
-        ax.bar(i, mean, yerr=err, capsize=4, color="C0", alpha=0.6)
-        ax.plot([i] * len(values), values, "k.", alpha=0.7)
-    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
-    ax.set(ylabel=label, title=f"{label} per variant (bar: mean, whiskers: 95% CI, dots: seeds)")
+def _mean_curves(history, variant):
+    epochs = [h for h in history if h["variant"] == variant]
+    steps = sorted({int(h["epoch"]) for h in epochs})
+
+    def mean(key):
+        return [float(np.nanmean([h[key] for h in epochs if h["epoch"] == e])) for e in steps]
+
+    if not steps:
+        return [], [], []
+    return steps, mean("val_accuracy"), mean("accuracy")
+
+
+def _bars(plt, rows, sizes, metric, label, path):
+    """Bars per variant (one colour per training-set size): mean, 95% CI, seeds as dots."""
+    variants = list(_by_variant(rows))
+    width = 0.8 / len(sizes)
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(variants) * len(sizes) ** 0.5 + 2), 4))
+    for k, size in enumerate(sizes):
+        groups = _by_variant(_at(rows, size))
+        for i, variant in enumerate(variants):
+            values = [r[metric] for r in groups.get(variant, {}).values()]
+            if not values:
+                continue
+            mean, _, low, high = mean_ci(values)
+            err = None if math.isnan(low) else [[mean - low], [high - mean]]
+            x = i + (k - (len(sizes) - 1) / 2) * width
+            ax.bar(x, mean, width=width * 0.9, yerr=err, capsize=3, color=f"C{k}", alpha=0.6,
+                   label=f"train size {size}" if i == 0 and len(sizes) > 1 else None)
+            ax.plot([x] * len(values), values, "k.", alpha=0.7, ms=3)
+    ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+    ax.set(ylabel=label, title=f"{label} (mean of {_seed_count(rows)} seeds; "
+                               "whiskers: 95% CI, dots: seeds)")
+    if len(sizes) > 1:
+        ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     return _save(plt, fig, path)
 
 
-def _shift_lines(plt, groups, columns, path):
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    shifts = [int(c.rsplit("_", 1)[1]) for c in columns]
-    for variant, runs in groups.items():
-        cis = [mean_ci([r[c] for r in runs.values()]) for c in columns]
-        line, = ax.plot(shifts, [ci[0] for ci in cis], "o-", label=variant)
-        if not any(math.isnan(ci[2]) for ci in cis):
-            ax.fill_between(shifts, [ci[2] for ci in cis], [ci[3] for ci in cis],
-                            color=line.get_color(), alpha=0.15)
-    ax.set(xlabel="shift (pixels, both axes, zero fill)", ylabel="test accuracy",
-           title="accuracy vs shift (band: 95% CI)")
-    ax.set_xticks(shifts)
+def _shift_lines(plt, groups, first_row, note, path):
+    panels = [(shift_columns(first_row), "shift (zero fill; images: both axes, diagonal)")]
+    if axis_shift_columns(first_row):
+        panels.append((axis_shift_columns(first_row), "shift along one axis (zero fill)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), sharey=True,
+                             squeeze=False)
+    for ax, (columns, xlabel) in zip(axes[0], panels):
+        shifts = [int(c.rsplit("_", 1)[1]) for c in columns]
+        for variant, runs in groups.items():
+            bands = [band([r[c] for r in runs.values()]) for c in columns]
+            line, = ax.plot(shifts, [b[0] for b in bands], "o-", label=variant)
+            if not any(math.isnan(b[1]) for b in bands):
+                ax.fill_between(shifts, [b[1] for b in bands], [b[2] for b in bands],
+                                color=line.get_color(), alpha=0.15)
+        ax.set(xlabel=xlabel, title=f"test accuracy vs shift ({note}; band: 95% CI)")
+        ax.set_xticks(shifts)
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][-1].legend(fontsize="small")
+    return _save(plt, fig, path)
+
+
+def _size_lines(plt, rows, sizes, path):
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for variant in _by_variant(rows):
+        points = []
+        for size in sizes:
+            values = [r["test_accuracy"] for r in _at(rows, size) if r["variant"] == variant]
+            if values:
+                points.append((size, *band(values)))
+        if not points:
+            continue
+        xs, means, lows, highs = zip(*points)
+        line, = ax.plot(xs, means, "o-", label=variant)
+        if not any(math.isnan(v) for v in lows):
+            ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.12)
+    ax.set(xlabel="training-set size", ylabel="test accuracy",
+           title=f"test accuracy vs training-set size (mean of {_seed_count(rows)} seeds; "
+                 "band: 95% CI)")
+    ax.set_xticks(sizes)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", ncol=2)
     return _save(plt, fig, path)
 
 
@@ -299,7 +487,12 @@ def render(out_dir):
     history = read_csv(history_path) if history_path.is_file() else []
     baseline = _baseline(out_dir, rows)
     write_atomic(out_dir / "summary.md", summarize(rows, baseline))
-    plot(rows, history, out_dir)
+    plot(rows, history, out_dir, baseline)
+    from . import findings
+
+    claims = findings.from_run_dir(out_dir)
+    if claims:
+        write_atomic(out_dir / "findings.md", findings.markdown(findings.judge(claims, rows)))
 
 
 def _baseline(out_dir, rows):

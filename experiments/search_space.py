@@ -62,7 +62,7 @@ from keras_pool import registry
 
 TUNERS = ("random", "bayesian", "hyperband")
 OBJECTIVES = ("val_accuracy", "val_shift_consistency")
-_NOT_IN_TUNE = ("seeds", "baseline", "variants")
+_NOT_IN_TUNE = ("seeds", "baseline", "variants", "findings")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +132,10 @@ def _check(base, tune):
         raise ConfigError("data.validation_split: must be > 0; trials are scored on validation")
     if tune.tuner == "hyperband" and base.train.epochs < 2:
         raise ConfigError("train.epochs: hyperband needs >= 2 (it is hyperband's max_epochs)")
+    if len(base.data.train_sizes) > 1:
+        raise ConfigError(f"data.train_size: tune takes one size, got {list(base.data.train_sizes)}")
+    if base.data.split_seed == "seed":
+        raise ConfigError('data.split_seed: "seed" is for `run`; tune needs a fixed integer')
 
 
 def _range(values, name):

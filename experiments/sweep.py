@@ -3,15 +3,17 @@
 Public API
 ----------
 ``run(cfg, out_dir, log=print) -> list[dict]``
-    Train and evaluate every (seed, variant) of `cfg` (seeds outer, so the
-    first seeds are complete, paired sets early) that `out_dir` has not
-    finished; returns the run records in that order and renders the report.
-``run_path(out_dir, variant, seed) -> Path``
-    ``out_dir/runs/<variant label>__seed<seed>.json``: one finished run
+    Train and evaluate every (train size, seed, variant) of `cfg` (sizes
+    outer, then seeds, so the first seeds are complete, paired sets early)
+    that `out_dir` has not finished; returns the run records in that order
+    and renders the report (with ``findings.md`` if the config has findings).
+``run_path(out_dir, variant, seed, train_size=0) -> Path``
+    ``out_dir/runs/<variant label>__seed<seed>.json`` (with ``__n<size>``
+    before the seed for a nonzero ``data.train_size``): one finished run
     (its results row plus ``"history"``), written atomically when the run
     ends. A run whose file exists is skipped, so re-running the same command
     resumes a killed sweep and loses at most the run in flight.
-``tensorboard_dir(out_dir, variant, seed) -> Path``
+``tensorboard_dir(out_dir, variant, seed, train_size=0) -> Path``
     ``out_dir/tensorboard/<variant label>__seed<seed>``: the run's TensorBoard
     logs, written when ``train.tensorboard = true``
     (``tensorboard --logdir out_dir/tensorboard``).
@@ -20,9 +22,10 @@ Public API
 
 Layout of `out_dir`: ``config.json`` (the resolved config), ``versions.json``,
 ``runs/``, ``results.csv`` and ``history.csv`` (rebuilt after every run),
-``summary.md`` and the PNG plots (at the end). Re-using an `out_dir` whose
-``config.json`` differs in ``data``, ``model``, ``train`` or ``eval`` is a
-ConfigError (seeds and variants may change: that extends a sweep).
+``summary.md``, ``findings.md`` and the PNG plots (at the end). Re-using an
+`out_dir` whose ``config.json`` differs in ``data``, ``model``, ``train`` or
+``eval`` is a ConfigError (seeds, variants, findings and ``data.train_size``
+may change: that extends a sweep).
 """
 
 import importlib.metadata
@@ -39,12 +42,14 @@ from .config import ConfigError
 
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
-_COSMETIC = {("train", "verbose"), ("train", "tensorboard")}  # keys that do not change results
+# keys that do not change a run's results (train_size: each size has its own run files)
+_COSMETIC = {("train", "verbose"), ("train", "tensorboard"), ("data", "train_size")}
 
 
-def run_path(out_dir, variant, seed):
-    """Where the finished run of `variant` with `seed` is stored."""
-    return Path(out_dir) / "runs" / f"{variant.label}__seed{seed}.json"
+def run_path(out_dir, variant, seed, train_size=0):
+    """Where the finished run of `variant` with `seed` (at `train_size`) is stored."""
+    size = f"__n{train_size}" if train_size else ""
+    return Path(out_dir) / "runs" / f"{variant.label}{size}__seed{seed}.json"
 
 
 def versions():
@@ -62,32 +67,43 @@ def run(cfg, out_dir, log=print):
     """Run (or resume) the sweep of `cfg` in `out_dir`; see the module docstring."""
     out_dir = Path(out_dir)
     _check_compatible(cfg, out_dir)
-    plan = [(seed, variant) for seed in cfg.seeds for variant in cfg.variants]
-    todo = sum(not run_path(out_dir, v, s).is_file() for s, v in plan)
-    data = data_lib.load(cfg.data) if todo else None
+    plan = [(size, seed, variant) for size in cfg.data.train_sizes for seed in cfg.seeds
+            for variant in cfg.variants]
+    pending = [(n, s) for n, s, v in plan if not run_path(out_dir, v, s, n).is_file()]
+    todo, loaded = len(pending), {}
+    if pending:  # load the first data now: bad data input fails before anything is written
+        size, seed = pending[0]
+        loaded[_data_key(cfg, size, seed)] = data_lib.load(cfg.data, train_size=size, seed=seed)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     report.write_atomic(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     report.write_atomic(out_dir / "versions.json", json.dumps(versions(), indent=2) + "\n")
-    log(f"{len(plan)} runs ({len(cfg.variants)} variants x {len(cfg.seeds)} seeds) "
-        f"on {cfg.data.dataset} in {out_dir}; {len(plan) - todo} already finished")
+    regimes = len(cfg.data.train_sizes)
+    log(f"{len(plan)} runs ({len(cfg.variants)} variants x {len(cfg.seeds)} seeds"
+        + (f" x {regimes} training-set sizes" if regimes > 1 else "")
+        + f") on {cfg.data.dataset} in {out_dir}; {len(plan) - todo} already finished")
     records, start, ran = [], time.perf_counter(), 0
-    for index, (seed, variant) in enumerate(plan, 1):
-        path = run_path(out_dir, variant, seed)
+    for index, (size, seed, variant) in enumerate(plan, 1):
+        path = run_path(out_dir, variant, seed, size)
+        where = f"{variant.label} seed={seed}" + (f" n={size}" if size else "")
         if path.is_file():
             records.append(json.loads(path.read_text(encoding="utf-8")))
-            log(f"[{index}/{len(plan)}] skip {variant.label} seed={seed}: finished in {path}")
+            log(f"[{index}/{len(plan)}] skip {where}: finished in {path}")
             continue
+        key = _data_key(cfg, size, seed)
+        if key not in loaded:
+            loaded = {key: data_lib.load(cfg.data, train_size=size, seed=seed)}  # keep one
         run_start = time.perf_counter()
-        record = _one_run(cfg, variant, seed, data, tensorboard_dir(out_dir, variant, seed))
+        log_dir = tensorboard_dir(out_dir, variant, seed, size)
+        record = _one_run(cfg, variant, seed, loaded[key], log_dir)
         report.write_atomic(path, json.dumps(record) + "\n")
         records.append(record)
         report.write_tables(records, out_dir)
         ran += 1
         elapsed = time.perf_counter() - start
         left = todo - ran
-        log(f"[{index}/{len(plan)}] {variant.label} seed={seed}: "
+        log(f"[{index}/{len(plan)}] {where}: "
             f"test acc {record['test_accuracy']:.4f}, gap {record['generalization_gap']:+.4f}, "
-            f"consistency {record['shift_consistency']:.3f}, "
+            f"consistency {record['shift_consistency']:.3f}, epochs {record['epochs']}, "
             f"{time.perf_counter() - run_start:.1f}s | elapsed {_clock(elapsed)}, "
             f"{left} runs left (~{_clock(elapsed / ran * left)})")
     report.write_tables(records, out_dir)
@@ -96,9 +112,14 @@ def run(cfg, out_dir, log=print):
     return records
 
 
-def tensorboard_dir(out_dir, variant, seed):
+def tensorboard_dir(out_dir, variant, seed, train_size=0):
     """Where the TensorBoard logs of a run go (``train.tensorboard = true``)."""
-    return Path(out_dir) / "tensorboard" / f"{variant.label}__seed{seed}"
+    return Path(out_dir) / "tensorboard" / run_path(out_dir, variant, seed, train_size).stem
+
+
+def _data_key(cfg, size, seed):
+    """Runs with equal keys train and test on the same data."""
+    return size, seed if cfg.data.split_seed == "seed" else None
 
 
 def _one_run(cfg, variant, seed, data, log_dir=None):
@@ -109,7 +130,9 @@ def _one_run(cfg, variant, seed, data, log_dir=None):
     return {
         "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling_label,
         "head": variant.head, "p": variant.p, "seed": seed, "train_size": len(data.x_train),
-        **scores, "epochs": fitted.epochs, "train_seconds": fitted.seconds,
+        "test_size": len(data.x_test), **scores, "epochs": fitted.epochs,
+        "best_epoch": fitted.best_epoch, "epoch_budget": cfg.train.epochs,
+        "hit_budget": int(fitted.hit_budget), "train_seconds": fitted.seconds,
         "history": fitted.history,
     }
 

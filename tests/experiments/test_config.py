@@ -42,7 +42,21 @@ def test_config_is_frozen():
     ({"train": {"epochs": True}}, "train.epochs: expected an integer, got True (boolean)"),
     ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; allowed: >= 1"),
     ({"data": {"validation_split": 0.8}}, "data.validation_split: 0.8 is out of range; allowed: [0.0, 0.5]"),
-    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist1d, mnist5k, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": {"train_size": [100, 100]}}, "data.train_size: expected distinct sizes, got [100, 100]"),
+    ({"data": {"train_size": [100, -1]}}, "data.train_size[1]: -1 is out of range; allowed: >= 0"),
+    ({"data": {"split_seed": "seeds"}}, "data.split_seed: unknown value 'seeds'; allowed: an integer or 'seed'"),
+    ({"data": {"pad": "wide"}}, "data.pad: unknown value 'wide'; allowed: an integer or 'auto'"),
+    ({"data": {"mnist1d": {"num_samples": 5}}}, "data.mnist1d.num_samples: 5 is out of range; allowed: >= 20"),
+    ({"data": {"mnist1d": {"samples": 5}}}, "data.mnist1d.samples: unknown key; allowed: num_samples"),
+    ({"data": {"validation_split": 0.0}, "train": {"patience": 3}}, "train.patience: early stopping needs data.validation_split > 0"),
+    ({"train": {"augment_shift": -1}}, "train.augment_shift: -1 is out of range; allowed: >= 0"),
+    ({"findings": [{"name": "x", "a": "max", "b": "mx"}]}, "findings[0].b: unknown variant 'mx'; allowed: max, avg"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "metric": "acc"}]}, "findings[0].metric: unknown value 'acc'; allowed: test_accuracy"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "direction": "up"}]}, "findings[0].direction: unknown value 'up'; allowed: greater, less"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "train_size": 7}]}, "findings[0].train_size: 7 is not one of data.train_size [0]"),
+    ({"findings": [{"a": "max", "b": "avg"}]}, "findings[0].name: give the claim a name"),
+    ({"findings": [{"name": "x", "a": "max", "b": "avg", "why": "?"}]}, "findings[0].why: unknown key; allowed: name, a, b, metric"),
     ({"data": 3}, "data: expected a table, got 3 (integer)"),
     ({"model": {"filters": []}}, "model.filters: expected a non-empty list of integers"),
     ({"model": {"filters": [8, "x"]}}, "model.filters[1]: expected an integer, got 'x' (string)"),
@@ -102,21 +116,59 @@ def test_from_mapping_validates_other_sections():
         config.from_mapping(Tune, {"objective": "acc"}, "tune")
 
 
-@pytest.mark.parametrize("name", ["digits", "digits_small", "mnist", "fashion_mnist", "cifar10"])
-def test_shipped_configs_are_valid(name):
-    cfg = config.load(CONFIGS / f"{name}.toml")
-    assert len(cfg.seeds) >= 3
+EXPERIMENT_CONFIGS = ["digits", "mnist1d", "mnist5k", "mnist", "fashion_mnist", "cifar10"]
+
+
+def load_shipped(name):
+    """A shipped config, less the variants (and their findings) whose pooling this
+    keras_pool registry does not have yet (they are validated once it has them)."""
+    raw = config.read_toml(CONFIGS / f"{name}.toml")
+    known = set(registry.POOLINGS) | set(config.BASELINES)
+    missing = {v["pooling"] for v in raw["variants"]} - known
+    raw["variants"] = [v for v in raw["variants"] if v["pooling"] in known]
+    labels = {config.Variant(**{k: (tuple(x) if isinstance(x, list) else x)
+                                for k, x in v.items()}).label for v in raw["variants"]}
+    raw["findings"] = [f for f in raw.get("findings", []) if {f["a"], f["b"]} <= labels]
+    return config.parse(raw, source=name), missing
+
+
+@pytest.mark.parametrize("name", EXPERIMENT_CONFIGS)
+def test_shipped_configs_are_valid_converge_and_have_baselines_seeds_and_findings(name):
+    cfg, _ = load_shipped(name)
+    assert len(cfg.seeds) >= 5
+    assert cfg.train.patience > 0 and cfg.data.validation_split > 0  # early stopping
     assert cfg.baseline_label == "max"
     labels = {v.label for v in cfg.variants}
-    assert {"max", "avg", "min", "lp-p3", "stochastic"} <= labels
+    assert {"max", "stochastic", "none", "stride"} <= labels
+    assert name == "digits" or {"avg", "lp-p3"} <= labels
+    assert cfg.findings and all(f.source for f in cfg.findings)
 
 
-def test_default_digits_config_has_two_global_heads():
-    cfg = config.load(CONFIGS / "digits.toml")
-    assert len({v.head for v in cfg.variants} - {"flatten"}) >= 2
+@pytest.mark.parametrize("name", ["mnist1d", "mnist5k"])
+def test_embedded_studies_have_every_pooling_and_the_maxblur_claim(name):
+    raw = config.read_toml(CONFIGS / f"{name}.toml")
+    poolings = {v["pooling"] for v in raw["variants"]}
+    assert set(registry.POOLINGS) | {"maxblur", "none", "stride"} <= poolings
+    claims = {(f["a"], f["b"], f["metric"], f["direction"]) for f in raw["findings"]}
+    assert ("maxblur", "max", "shift_consistency", "greater") in claims
+    assert ("stochastic", "max", "generalization_gap", "less") in claims
+    cfg, missing = load_shipped(name)
+    assert missing <= {"blur", "maxblur", "mixed", "gated", "soft"}  # the lead's new layers
+    assert cfg.data.split_seed == "seed"
+
+
+def test_mnist1d_config_has_regimes_from_1000_to_4000():
+    cfg, _ = load_shipped("mnist1d")
+    assert cfg.data.dataset == "mnist1d" and len(cfg.model.filters) == 2
+    assert min(cfg.data.train_sizes) == 1000 and max(cfg.data.train_sizes) >= 4000
+    assert any(f.train_size == 1000 for f in cfg.findings)
+
+
+def test_default_digits_config_has_global_heads_and_a_border_no_shift_clips():
+    cfg, _ = load_shipped("digits")
+    assert {"global_max", "global_avg"} <= {v.head for v in cfg.variants}
     assert cfg.data.dataset == "digits"
-    small = config.load(CONFIGS / "digits_small.toml")
-    assert 0 < small.data.train_size < 300
+    assert cfg.data.pad == config.border(cfg.model, cfg.eval.max_shift) > cfg.eval.max_shift
 
 
 def test_pooling_may_name_one_kind_per_conv_stage():
@@ -127,3 +179,37 @@ def test_pooling_may_name_one_kind_per_conv_stage():
         config.parse({"variants": [{"pooling": ["max", "avg", "min"]}]})
     with pytest.raises(ConfigError, match=r"variants\[0\].pooling\[1\]: unknown value 'mx'"):
         config.parse({"variants": [{"pooling": ["max", "mx"]}]})
+
+
+def test_regimes_split_seed_auto_pad_findings_and_mnist1d_round_trip(tiny_raw):
+    tiny_raw["data"].update(train_size=[100, 200], split_seed="seed", pad="auto",
+                            mnist1d={"num_samples": 600})
+    tiny_raw["train"].update(patience=3, augment_shift=2)
+    tiny_raw["eval"]["max_shift"] = 3
+    tiny_raw["findings"] = [{"name": "max beats avg", "a": "max", "b": "avg",
+                             "train_size": 100, "source": "folklore"}]
+    cfg = config.parse(tiny_raw)
+    assert cfg.data.train_sizes == (100, 200) and cfg.data.split_seed == "seed"
+    # filters [4, 8], kernel 3, pool 2: the footprint grows 1*(1+1) + 2*(1+1) = 6 steps
+    assert cfg.data.pad == 3 + 6 == config.border(cfg.model, 3)
+    assert cfg.data.mnist1d.num_samples == 600 and cfg.data.mnist1d.final_seq_length == 40
+    assert cfg.findings[0].direction == "greater" and cfg.findings[0].metric == "test_accuracy"
+    assert config.parse(cfg.to_dict()) == cfg
+    assert config.parse({"data": {"train_size": 50}}).data.train_sizes == (50,)
+
+
+def test_baseline_variants_none_and_stride_are_accepted():
+    cfg = config.parse({"variants": [{"pooling": "none"}, {"pooling": "stride"},
+                                     {"pooling": ["max", "none"]}]})
+    assert [v.label for v in cfg.variants] == ["none", "stride", "max-none"]
+
+
+def test_to_toml_writes_nested_tables_that_parse_back(tiny_raw):
+    import tomllib
+
+    tiny_raw["data"]["mnist1d"] = {"num_samples": 600, "padding": [30, 50]}
+    tiny_raw["findings"] = [{"name": "x", "a": "max", "b": "avg"}]
+    cfg = config.parse(tiny_raw)
+    text = to_toml(cfg.to_dict())
+    assert "\n[data.mnist1d]\nnum_samples = 600\n" in text and "[[findings]]" in text
+    assert config.parse(tomllib.loads(text)) == cfg

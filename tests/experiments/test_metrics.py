@@ -107,4 +107,48 @@ def test_evaluate_and_predictor_on_a_keras_model():
     assert row["generalization_gap"] == pytest.approx(0.0)
     assert set(row) == {"train_accuracy", "train_loss", "test_accuracy", "test_loss",
                         "generalization_gap", "shift_consistency", "accuracy_shift_0",
-                        "accuracy_shift_1", "accuracy_shift_2"}
+                        "accuracy_shift_1", "accuracy_shift_2", "accuracy_axis_shift_0",
+                        "accuracy_axis_shift_1", "accuracy_axis_shift_2"}
+    assert row["accuracy_axis_shift_0"] == row["accuracy_shift_0"]
+
+
+def test_signals_shift_along_their_one_axis():
+    x = np.arange(2 * 5 * 1, dtype=float).reshape(2, 5, 1) + 1
+    moved = metrics.shift(x, [2, -1])
+    np.testing.assert_array_equal(moved[0, :, 0], [0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(moved[1, :, 0], [7, 8, 9, 10, 0])
+    with pytest.raises(ValueError, match="dx must be 0"):
+        metrics.shift(x, 1, 1)
+
+
+def _position_predictor(axis):
+    """Predicts class 1 iff the single bright pixel sits at its original place on `axis`."""
+    def predict(x):
+        x = np.asarray(x)
+        where = np.argmax(x.reshape(len(x), -1), axis=1)
+        coords = np.unravel_index(where, x.shape[1:-1])
+        hit = coords[axis] == 3
+        return np.stack([~hit, hit], axis=1).astype(float)
+    return predict
+
+
+def test_axis_shifts_move_one_axis_and_diagonal_shifts_both():
+    x = np.zeros((1, 7, 7, 1))
+    x[0, 3, 3, 0] = 1.0
+    y = np.array([1])
+    rows_fixed = _position_predictor(0)  # right iff the row did not move
+    # along one axis: half of the four moves keep the row -> 0.5; diagonal moves never do
+    assert metrics.accuracy_under_shift(rows_fixed, x, y, 2, along="axis") == [1.0, 0.5, 0.5]
+    assert metrics.accuracy_under_shift(rows_fixed, x, y, 2) == [1.0, 0.0, 0.0]
+    signal = np.zeros((1, 7, 1))
+    signal[0, 3, 0] = 1.0
+    assert metrics.accuracy_under_shift(_position_predictor(0), signal, y, 1) == [1.0, 0.0]
+
+
+def test_shift_consistency_on_signals_uses_random_shifts_along_the_signal():
+    x = np.random.default_rng(1).random((50, 12, 1))
+    # a predictor that reads the position of the maximum: shifts change it
+    def predict(x):
+        return np.eye(12)[np.argmax(np.asarray(x)[..., 0], axis=1)]
+    value = metrics.shift_consistency(predict, x, 2, pairs=3, seed=0)
+    assert 0.1 < value < 0.5  # two draws from 5 shifts agree ~1/5 of the time (plus crops)

@@ -96,3 +96,78 @@ def test_one_pooling_kind_per_stage_keeps_the_paired_conv_weights():
     kinds = [type(layer).__name__ for layer in mixed.layers if "Pooling" in type(layer).__name__]
     assert kinds == ["MaxPooling2D", "MinPooling2D"]
     np.testing.assert_array_equal(_weights(mixed, "conv2")[0], _weights(_build(seed=9), "conv2")[0])
+
+
+def test_signals_get_conv1d_and_the_baselines_have_no_pooling_layer():
+    model = models.build_model((40, 1), 10, pooling="max", filters=(4, 8), kernel_size=5)
+    assert [type(l).__name__ for l in model.layers[1:4]] == ["Conv1D", "MaxPooling1D", "Conv1D"]
+    assert model.output_shape == (None, 10)
+    none = models.build_model((40, 1), 10, pooling="none", filters=(4, 8))
+    stride = models.build_model((40, 1), 10, pooling="stride", filters=(4, 8), pool_size=2)
+    for m in (none, stride):
+        assert not any("Pool" in type(l).__name__ for l in m.layers)
+    assert none.get_layer("conv2").output.shape[1] == 40  # full resolution
+    assert stride.get_layer("conv1").strides == (2,)
+    assert stride.get_layer("conv2").output.shape[1] == 10  # 40 / 2 / 2, as with pooling
+    two_d = models.build_model(SHAPE, 10, pooling="stride", filters=(4, 8))
+    assert two_d.get_layer("conv2").output.shape[1:3] == (4, 4)
+
+
+def test_baselines_share_the_initial_conv_weights_with_pooled_variants():
+    pooled = models.build_model((40, 1), 10, pooling="max", filters=(4, 8), seed=2)
+    for kind in ("none", "stride"):
+        other = models.build_model((40, 1), 10, pooling=kind, filters=(4, 8), seed=2)
+        for name in ("conv1", "conv2"):
+            for a, b in zip(_weights(pooled, name), _weights(other, name)):
+                np.testing.assert_array_equal(a, b)
+
+
+def _digit_in_border(pad, size=8):
+    rng = np.random.default_rng(0)
+    x = np.zeros((4, size + 2 * pad, size + 2 * pad, 1), dtype=np.float32)
+    x[:, pad:pad + size, pad:pad + size] = rng.random((4, size, size, 1))
+    return x
+
+
+@pytest.mark.parametrize("shift", [(2, 0), (0, -2), (2, 2), (-2, 2), (4, 0), (-4, -4)])
+def test_max_pool_then_global_max_is_exactly_invariant_to_even_shifts(shift):
+    """The README's claim: with max pooling and a global max head, only the first pool's
+    stride-2 subsampling aliases (global max of a max pool = global max of its input), so a
+    shift by a multiple of 2 -- not of the total stride 4 -- leaves the output unchanged,
+    given a border (config.border) that no shift lets a feature map clip."""
+    from experiments import metrics
+
+    model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
+    pad = config.border(model_cfg, 4)
+    x = _digit_in_border(pad)
+    model = models.from_config(config.Variant(pooling="max", head="global_max"), model_cfg,
+                               x.shape[1:], 10, seed=0)
+    before = np.asarray(model(x, training=False))
+    after = np.asarray(model(metrics.shift(x, *shift), training=False))
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
+
+
+def test_odd_shifts_break_it_and_no_pooling_is_invariant_to_every_shift():
+    from experiments import metrics
+
+    model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
+    x = _digit_in_border(config.border(model_cfg, 4))
+    make = lambda kind: models.from_config(config.Variant(pooling=kind, head="global_max"),
+                                           model_cfg, x.shape[1:], 10, seed=0)
+    pooled, full = make("max"), make("none")
+    moved = metrics.shift(x, 1, 0)
+    assert not np.allclose(pooled(x, training=False), pooled(moved, training=False), atol=1e-4)
+    for dy, dx in ((1, 0), (3, -1), (-4, 4)):
+        np.testing.assert_allclose(full(metrics.shift(x, dy, dx), training=False),
+                                   full(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+def test_a_border_narrower_than_config_border_lets_even_shifts_change_the_output():
+    from experiments import metrics
+
+    model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
+    x = _digit_in_border(4)  # the old digits border: a 4-pixel shift reaches the edge
+    model = models.from_config(config.Variant(pooling="max", head="global_max"), model_cfg,
+                               x.shape[1:], 10, seed=0)
+    moved = metrics.shift(x, 4, 4)
+    assert not np.allclose(model(moved, training=False), model(x, training=False), atol=1e-4)

@@ -268,3 +268,42 @@ def test_other_tuners_complete_a_tiny_search(tmp_path, tuner, extra):
     if tuner == "hyperband":
         assert {r["epochs"] for r in rows} == {"1", "2"}
         assert config.load(out / "best.toml").train.epochs in (1, 2)
+
+
+def test_objective_plot_tells_heads_apart_and_counts_trials(tmp_path, monkeypatch):
+    import types
+
+    from matplotlib import pyplot as plt
+
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)  # keep the figure to inspect it
+    done = tuning.TrialStatus.COMPLETED
+    rows = [
+        {"status": done, "objective": 0.9, "pooling_1": "max", "head": "flatten"},
+        {"status": done, "objective": 0.8, "pooling_1": "max", "head": "global_avg"},
+        {"status": done, "objective": 0.7, "pooling_1": "lp", "head": "global_avg"},
+        {"status": "FAILED", "objective": "", "pooling_1": "lp", "head": "flatten"},
+    ]
+    tune = types.SimpleNamespace(
+        objective="val_accuracy",
+        space=types.SimpleNamespace(pooling=("max", "lp", "avg"), head=("flatten", "global_avg")))
+    tuning._plot(rows, ["pooling_1"], tune, tmp_path / "plot.png")
+    ax = kept[0].axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["max\n(n=2)", "lp\n(n=1)", "avg\n(n=0)"]
+    dots = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+    assert set(dots) == {"flatten", "global_avg"}
+    assert dots["flatten"].get_marker() != dots["global_avg"].get_marker()
+    assert dots["flatten"].get_color() != dots["global_avg"].get_color()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["flatten", "global_avg"]
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("train_size = 128", "train_size = [64, 128]", "data.train_size: tune takes one size"),
+    ("train_size = 128", 'train_size = 128\nsplit_seed = "seed"', 'data.split_seed: "seed" is for'),
+])
+def test_run_only_data_settings_are_rejected(tmp_path, old, new, message):
+    path = tune_config(tmp_path)
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises(ConfigError, match=message):
+        search_space.load(path)

@@ -1,0 +1,106 @@
+"""Findings: claims from the literature, judged by paired confidence intervals over seeds.
+
+A config lists claims as ``[[findings]]`` (``config.Finding``): variant `a`
+has a greater (or less) `metric` than variant `b`, at one training-set size
+or at every one. For each claim and regime the paired differences a - b over
+the seeds both variants ran with give a mean, a 95% t-interval and n, and a
+verdict:
+
+- **supported**: the interval excludes 0 on the claimed side;
+- **contradicted**: it excludes 0 on the other side;
+- **inconclusive**: it contains 0 (or n < 2).
+
+Public API
+----------
+``judge(claims, rows) -> list[dict]``
+    One verdict row per claim and regime: ``name, a, b, metric, direction,
+    train_size, source, n, mean, low, high, verdict``.
+``verdict(low, high, direction) -> str``
+``markdown(judged) -> str``
+    ``findings.md``: a table and one line per claim.
+``from_run_dir(out_dir) -> tuple[config.Finding, ...]``
+    The findings in a run folder's ``config.json`` (none if absent).
+"""
+
+import json
+import math
+from pathlib import Path
+
+from . import config
+from .report import mean_ci, regimes
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+
+
+def verdict(low, high, direction):
+    """The verdict of a paired-difference CI [low, high] on a claim that a - b is `direction`."""
+    if math.isnan(low):
+        return INCONCLUSIVE
+    if low > 0:
+        return SUPPORTED if direction == "greater" else CONTRADICTED
+    if high < 0:
+        return SUPPORTED if direction == "less" else CONTRADICTED
+    return INCONCLUSIVE
+
+
+def judge(claims, rows):
+    """Verdicts of `claims` (config.Finding) on results rows, per claim and regime."""
+    judged = []
+    for claim in claims:
+        sizes = [claim.train_size] if claim.train_size else regimes(rows)
+        for size in sizes:
+            at = [r for r in rows if int(r["train_size"]) == size]
+            a = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.a}
+            b = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.b}
+            diffs = [a[s] - b[s] for s in sorted(set(a) & set(b))
+                     if not (math.isnan(a[s]) or math.isnan(b[s]))]
+            mean, _, low, high = mean_ci(diffs) if diffs else (math.nan,) * 4
+            judged.append({
+                "name": claim.name, "a": claim.a, "b": claim.b, "metric": claim.metric,
+                "direction": claim.direction, "train_size": size, "source": claim.source,
+                "n": len(diffs), "mean": mean, "low": low, "high": high,
+                "verdict": verdict(low, high, claim.direction),
+            })
+    return judged
+
+
+def _num(value):
+    return "n/a" if math.isnan(value) else f"{value:+.4f}"
+
+
+def markdown(judged):
+    """The findings report: one table row per claim and regime, then the claims in words."""
+    lines = [
+        "# Findings",
+        "",
+        "Each claim says variant A has a greater (or less) metric than variant B. Δ = A - B, "
+        "paired by seed (same seed, same initial weights and data split); 95% t-interval "
+        "over the n seeds. Verdict: **supported** if the interval excludes 0 on the claimed "
+        "side, **contradicted** if it excludes 0 on the other side, else **inconclusive**.",
+        "",
+        "| claim | A | B | metric | claimed | train size | n | mean Δ | 95% CI of Δ | verdict |",
+        "|---|---|---|---|---|---:|---:|---:|---|---|",
+    ]
+    for j in judged:
+        claimed = ">" if j["direction"] == "greater" else "<"
+        ci = "n/a" if math.isnan(j["low"]) else f"[{_num(j['low'])}, {_num(j['high'])}]"
+        lines.append(f"| {j['name']} | {j['a']} | {j['b']} | {j['metric']} | A {claimed} B | "
+                     f"{j['train_size']} | {j['n']} | {_num(j['mean'])} | {ci} | "
+                     f"**{j['verdict']}** |")
+    lines += ["", "## Claims and sources", ""]
+    for j in judged:
+        word = "greater" if j["direction"] == "greater" else "less"
+        lines.append(f"- **{j['name']}** (train size {j['train_size']}): {j['a']} has a {word} "
+                     f"{j['metric']} than {j['b']}. Source: {j['source'] or 'not given'}. "
+                     f"Verdict: **{j['verdict']}** (Δ {_num(j['mean'])}, n = {j['n']}).")
+    return "\n".join(lines) + "\n"
+
+
+def from_run_dir(out_dir):
+    """The findings of the config recorded in `out_dir/config.json`, or ()."""
+    path = Path(out_dir) / "config.json"
+    if not path.is_file():
+        return ()
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(config.from_mapping(config.Finding, item, f"findings[{i}]")
+                 for i, item in enumerate(raw.get("findings", [])))
