@@ -205,7 +205,7 @@ def test_baseline_variants_none_and_stride_are_accepted():
 
 
 def test_to_toml_writes_nested_tables_that_parse_back(tiny_raw):
-    import tomllib
+    from experiments._compat import tomllib
 
     tiny_raw["data"]["mnist1d"] = {"num_samples": 600, "padding": [30, 50]}
     tiny_raw["findings"] = [{"name": "x", "a": "max", "b": "avg"}]

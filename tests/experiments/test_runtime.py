@@ -194,9 +194,9 @@ def test_run_logs_one_line_per_epoch_writes_readable_files_and_tensorboard(tmp_p
     if not runtime.has_nvidia_gpu():
         assert "cuInit" not in result.stderr, result.stderr
     for name in ("summary.md", "results.csv", "history.csv", "config.json", "versions.json",
-                 "runs/max__seed0.json"):
+                 "runs/max__n200__seed0.json"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
-    logs = out / "tensorboard" / "max__seed0"
+    logs = out / "tensorboard" / "max__n200__seed0"
     assert list((logs / "train").glob("events.out.tfevents.*")), sorted(logs.rglob("*"))
     assert list((logs / "validation").glob("events.out.tfevents.*"))
     assert json.loads((out / "config.json").read_text())["train"]["tensorboard"] is True
