@@ -835,6 +835,15 @@ def blurred_shape(input_shape, filter_size, strides, padding_mode, data_format):
     return with_spatial(input_shape, out, data_format)
 
 
+def max_blurred_shape(
+    input_shape, pool_size, strides, filter_size, padding, padding_mode, data_format
+):
+    """Output shape of `max_blur_pool`: the stride-1 max pool's, then the blur's."""
+    rank = len(pool_size)
+    maxed = pooled_shape(input_shape, pool_size, (1,) * rank, padding, data_format)
+    return blurred_shape(maxed, filter_size, strides, padding_mode, data_format)
+
+
 def _pad_axis(x, axis, before, after, mode):
     """Pad one axis: "zero", "reflect" (mirrored, edge not repeated) or "replicate"."""
     if before == after == 0:
@@ -940,8 +949,9 @@ def max_blur_pool(
     filter_size, strides, padding_mode = normalize_blur_arguments(
         rank, filter_size, strides, padding_mode
     )
-    maxed_shape = pooled_shape(inputs.shape, pool_size, (1,) * rank, padding, data_format)
-    shape = blurred_shape(maxed_shape, filter_size, strides, padding_mode, data_format)
+    shape = max_blurred_shape(
+        inputs.shape, pool_size, strides, filter_size, padding, padding_mode, data_format
+    )
     if _is_symbolic(inputs):
         return keras.KerasTensor(shape, dtype=inputs.dtype)
     x, dtype = _prepare(inputs, data_format)

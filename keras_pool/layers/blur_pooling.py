@@ -106,11 +106,9 @@ n - pool_size + 1 ("valid") or n ("same"), then reduced to ceil(m / strides)."""
         )
 
     def compute_output_shape(self, input_shape):
-        maxed = pool_ops.pooled_shape(
-            input_shape, self.pool_size, (1,) * self.rank, self.padding, self.data_format
-        )
-        return pool_ops.blurred_shape(
-            maxed, self.filter_size, self.strides, self.padding_mode, self.data_format
+        return pool_ops.max_blurred_shape(
+            input_shape, self.pool_size, self.strides, self.filter_size, self.padding,
+            self.padding_mode, self.data_format,
         )
 
     def get_config(self):

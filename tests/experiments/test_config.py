@@ -120,21 +120,13 @@ EXPERIMENT_CONFIGS = ["digits", "mnist1d", "mnist5k", "mnist", "fashion_mnist", 
 
 
 def load_shipped(name):
-    """A shipped config, less the variants (and their findings) whose pooling this
-    keras_pool registry does not have yet (they are validated once it has them)."""
-    raw = config.read_toml(CONFIGS / f"{name}.toml")
-    known = set(registry.POOLINGS) | set(config.BASELINES)
-    missing = {v["pooling"] for v in raw["variants"]} - known
-    raw["variants"] = [v for v in raw["variants"] if v["pooling"] in known]
-    labels = {config.Variant(**{k: (tuple(x) if isinstance(x, list) else x)
-                                for k, x in v.items()}).label for v in raw["variants"]}
-    raw["findings"] = [f for f in raw.get("findings", []) if {f["a"], f["b"]} <= labels]
-    return config.parse(raw, source=name), missing
+    """A shipped config, parsed whole: every variant and finding it lists."""
+    return config.parse(config.read_toml(CONFIGS / f"{name}.toml"), source=name)
 
 
 @pytest.mark.parametrize("name", EXPERIMENT_CONFIGS)
 def test_shipped_configs_are_valid_converge_and_have_baselines_seeds_and_findings(name):
-    cfg, _ = load_shipped(name)
+    cfg = load_shipped(name)
     assert len(cfg.seeds) >= 5
     assert cfg.train.patience > 0 and cfg.data.validation_split > 0  # early stopping
     assert cfg.baseline_label == "max"
@@ -152,20 +144,19 @@ def test_embedded_studies_have_every_pooling_and_the_maxblur_claim(name):
     claims = {(f["a"], f["b"], f["metric"], f["direction"]) for f in raw["findings"]}
     assert ("maxblur", "max", "shift_consistency", "greater") in claims
     assert ("stochastic", "max", "generalization_gap", "less") in claims
-    cfg, missing = load_shipped(name)
-    assert missing <= {"blur", "maxblur", "mixed", "gated", "soft"}  # the lead's new layers
+    cfg = load_shipped(name)
     assert cfg.data.split_seed == "seed"
 
 
 def test_mnist1d_config_has_regimes_from_1000_to_4000():
-    cfg, _ = load_shipped("mnist1d")
+    cfg = load_shipped("mnist1d")
     assert cfg.data.dataset == "mnist1d" and len(cfg.model.filters) == 2
     assert min(cfg.data.train_sizes) == 1000 and max(cfg.data.train_sizes) >= 4000
     assert any(f.train_size == 1000 for f in cfg.findings)
 
 
 def test_default_digits_config_has_global_heads_and_a_border_no_shift_clips():
-    cfg, _ = load_shipped("digits")
+    cfg = load_shipped("digits")
     assert {"global_max", "global_avg"} <= {v.head for v in cfg.variants}
     assert cfg.data.dataset == "digits"
     assert cfg.data.pad == config.border(cfg.model, cfg.eval.max_shift) > cfg.eval.max_shift
