@@ -17,6 +17,8 @@ import math
 import keras
 from keras import ops
 
+from .xla_clusters import cluster
+
 PADDINGS = ("valid", "same")
 HALF_DTYPES = ("float16", "bfloat16")
 # Fast paths (see `python -m experiments bench`) are switched off only by the
@@ -344,24 +346,34 @@ def _shift_right(h, bits):
     return ops.bitwise_and(ops.right_shift(h, bits), (1 << (32 - bits)) - 1)
 
 
-def _uniform(shape, dtype, seed):
-    """Uniform numbers in [0, 1): each element's index hashed under a drawn key.
+def _uniform(shape, dtype, keys):
+    """Uniform numbers in [0, 1): each element's index hashed under drawn `keys`.
 
-    The key is the only `keras.random` draw, so the seed semantics are those
-    of `keras.random` (reproducible for a seed; fresh on each call with a
-    `SeedGenerator`; safe under jit). The numbers are 24 bits of the
+    `keys` (from `_draw_keys`) are the only `keras.random` draw, so the
+    seed semantics are those of `keras.random` (reproducible for a seed;
+    fresh on each call with a `SeedGenerator`; safe under jit). The numbers are 24 bits of the
     lowbias32 integer hash (C. Wellons) of index * odd key + key. Why not
     `keras.random.uniform`: XLA's CPU generator costs ~0.4 us a number (0.4 s
     for the 1M windows of a (64, 32, 32, 64) input), while the hash fuses into
     the pooling for a few integer ops per window.
     """
-    keys = keras.random.randint((2,), 0, 2**31 - 1, seed=seed, dtype="int32")
     h = ops.arange(math.prod(shape), dtype="int32") * ops.bitwise_or(keys[0], 1) + keys[1]
     for shift, factor in ((16, 0x7FEB352D), (15, -0x7B935975)):  # -0x7B935975: 0x846CA68B
         h = ops.bitwise_xor(h, _shift_right(h, shift)) * factor  # int32 wraps around
     h = ops.bitwise_xor(h, _shift_right(h, 16))
     u = ops.cast(_shift_right(h, 8), dtype) * (2.0**-24)
     return ops.reshape(u, shape)
+
+
+def _draw_keys(inputs, training, seed):
+    """The two int32 keys of `_uniform` for a training call, else None.
+
+    Drawn before the computation (and outside its XLA cluster, where a
+    `SeedGenerator`'s state could not be updated).
+    """
+    if not training or _is_symbolic(inputs):
+        return None
+    return keras.random.randint((2,), 0, 2**31 - 1, seed=seed, dtype="int32")
 
 
 def _first_above(values, threshold, axis):
@@ -379,7 +391,7 @@ def _first_above(values, threshold, axis):
     return hot, before
 
 
-def _stochastic_reduce(a, axis, training, seed):
+def _stochastic_reduce(a, axis, training, keys):
     """Zeiler & Fergus stochastic pooling of `a >= 0` over one `axis`.
 
     Training: one element per window, drawn with probability a_i / sum(a)
@@ -402,14 +414,14 @@ def _stochastic_reduce(a, axis, training, seed):
     a = ops.reshape(a, shape[:axis] + [blocks, cells] + shape[axis + 1 :])
     sums = ops.sum(a, axis=axis + 1)
     total = ops.stop_gradient(ops.sum(sums, axis=axis, keepdims=True))
-    threshold = _uniform(ops.shape(total), a.dtype, seed) * total
+    threshold = _uniform(ops.shape(total), a.dtype, keys) * total
     hot, before = _first_above(sums, threshold, axis)
     block = ops.sum(ops.where(ops.expand_dims(hot, axis + 1), a, ops.zeros_like(a)), axis=axis)
     hot, _ = _first_above(block, threshold - before, axis)
     return ops.sum(ops.where(hot, block, ops.zeros_like(block)), axis=axis)
 
 
-def _sample_cells(cells, seed):
+def _sample_cells(cells, keys):
     """`_stochastic_reduce`'s training draw with each window cell a tensor.
 
     The same numbers and the same pick (the first cell whose running sum
@@ -421,7 +433,7 @@ def _sample_cells(cells, seed):
     for cell in cells[1:]:
         bounds.append(total)
         total = total + ops.stop_gradient(cell)
-    threshold = _uniform(ops.shape(total), total.dtype, seed) * total
+    threshold = _uniform(ops.shape(total), total.dtype, keys) * total
     out = cells[0]
     for bound, cell in zip(bounds, cells[1:]):
         out = ops.where(threshold >= bound, cell, out)
@@ -503,6 +515,7 @@ def min_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
     return ops.cast(_restore_format(ops.negative(pooled), data_format), dtype)
 
 
+@cluster
 def lp_pool(
     inputs,
     pool_size,
@@ -606,6 +619,14 @@ def stochastic_pool(
     2.5
     """
 
+    keys = _draw_keys(inputs, training, seed)
+    return _stochastic_pool(inputs, pool_size, strides, padding, data_format, training, keys)
+
+
+@cluster(when=lambda arguments: arguments["training"] is True)
+def _stochastic_pool(inputs, pool_size, strides, padding, data_format, training, keys):
+    """`stochastic_pool` with its `_uniform` keys drawn (None at inference)."""
+
     def reduce(x, pool_size, strides, padding, spatial, befores):
         a = ops.relu(x)
         if _FAST_PATHS and not training and any(s < k for s, k in zip(strides, pool_size)):
@@ -618,8 +639,8 @@ def stochastic_pool(
             return ops.average_pool(ops.square(a), pool_size, strides, "valid") / safe_total
         windows = _windows(a, pool_size, strides)
         if _FAST_PATHS and training:
-            return _sample_cells(ops.unstack(windows, math.prod(pool_size), axis=-2), seed)
-        return _stochastic_reduce(windows, -2, training, seed)
+            return _sample_cells(ops.unstack(windows, math.prod(pool_size), axis=-2), keys)
+        return _stochastic_reduce(windows, -2, training, keys)
 
     return _windowed(
         "stochastic_pool", inputs, pool_size, strides, padding, data_format, reduce
@@ -689,6 +710,7 @@ def global_min_pool(inputs, data_format=None, keepdims=False):
     return ops.min(inputs, axis=axes, keepdims=keepdims)
 
 
+@cluster
 def global_lp_pool(inputs, data_format=None, keepdims=False, p=2.0, normalize=False):
     """Lp norm (sum |x_i|**p)**(1/p) over all spatial positions, per channel, or
     the power mean (GeM) with `normalize=True`; see `lp_pool`.
@@ -747,8 +769,16 @@ def global_stochastic_pool(
     2.5
     """
 
+    keys = _draw_keys(inputs, training, seed)
+    return _global_stochastic_pool(inputs, data_format, keepdims, training, keys)
+
+
+@cluster
+def _global_stochastic_pool(inputs, data_format, keepdims, training, keys):
+    """`global_stochastic_pool` with its `_uniform` keys drawn (None at inference)."""
+
     def reduce(flat, axis):
-        return _stochastic_reduce(ops.relu(flat), axis, training, seed)
+        return _stochastic_reduce(ops.relu(flat), axis, training, keys)
 
     return _global("global_stochastic_pool", inputs, data_format, keepdims, reduce)
 
@@ -878,6 +908,7 @@ def _blur(x, filter_size, strides, padding_mode):
     return x
 
 
+@cluster
 def blur_pool(inputs, filter_size=4, strides=2, padding_mode="reflect", data_format=None):
     """BlurPool (Zhang 2019): pad, blur each channel with a binomial filter, subsample.
 
@@ -1086,6 +1117,7 @@ def _soft_reduce(values, axis, mask=None):
     return ops.sum(weights * values, axis=axis) / ops.sum(weights, axis=axis)
 
 
+@cluster
 def soft_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """SoftPool (Stergiou et al. 2021): sum softmax(x)_i * x_i over each window.
 
@@ -1127,6 +1159,7 @@ def soft_pool(inputs, pool_size, strides=None, padding="valid", data_format=None
     return _windowed("soft_pool", inputs, pool_size, strides, padding, data_format, reduce)
 
 
+@cluster
 def global_soft_pool(inputs, data_format=None, keepdims=False):
     """SoftPool over all spatial positions, per channel: sum softmax(x)_i * x_i.
 

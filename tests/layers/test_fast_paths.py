@@ -124,14 +124,18 @@ def test_window_extraction_matches_numpy(rank, pool_size, strides):
 def test_hashed_uniform_is_uniform_reproducible_and_fresh():
     shape = (64, 32, 32)
     generator = keras.random.SeedGenerator(3)
-    u1 = keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", generator)).ravel()
-    u2 = keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", generator)).ravel()
+
+    def uniform(seed):
+        keys = pool_ops._draw_keys(np.zeros(1), True, seed)
+        return keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", keys))
+
+    u1, u2 = uniform(generator).ravel(), uniform(generator).ravel()
     assert u1.dtype == np.float32 and 0.0 <= u1.min() and u1.max() < 1.0
     assert stats.kstest(u1, "uniform").pvalue > 1e-3
     assert abs(np.corrcoef(u1[:-1], u1[1:])[0, 1]) < 0.01  # neighbours independent
     assert abs(np.corrcoef(u1, u2)[0, 1]) < 0.01  # successive calls fresh
     assert np.mean(u1 == u2) < 1e-3
-    same = [keras.ops.convert_to_numpy(pool_ops._uniform(shape, "float32", 5)) for _ in range(2)]
+    same = [uniform(5) for _ in range(2)]
     np.testing.assert_array_equal(*same)  # an int seed reproduces
 
 
