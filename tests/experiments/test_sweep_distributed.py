@@ -4,16 +4,14 @@ Both must give the results of a one-process sweep of the same config (the
 metric columns of results.csv; train_seconds differs), each run exactly once.
 In the loopback test worker tuner0 is killed (SIGKILL) when it starts its
 second run: the chief hands that run to tuner1 after `--lost-after` seconds
-and the sweep still ends by itself. Every process is killed in `finally`, and
-each wait has a deadline.
+and the sweep still ends by itself. Every process is killed when the test
+ends, and each wait has a deadline.
 """
 
 import csv
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -23,7 +21,7 @@ from experiments import __main__ as cli
 from experiments import distributed_sweep, jobs, sweep
 from experiments.config import ConfigError, parse, to_toml
 from tests.experiments.conftest import TINY
-from tests.experiments.test_tuning_distributed import free_port, wait_for
+from tests.experiments.processes import Processes, kill_a_worker_mid_task, loopback_env
 
 RAW = {**TINY, "seeds": [0, 1]}  # 2 variants x 2 seeds
 RUNS = {"max__n200__seed0", "avg__n200__seed0", "max__n200__seed1", "avg__n200__seed1"}
@@ -62,36 +60,10 @@ def _run_command(config, out, *extra):
 
 def test_chief_and_two_workers_survive_a_killed_worker(tmp_path, reference):
     config, out = _config(tmp_path), tmp_path / "out"
-    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
-           "KERASTUNER_ORACLE_PORT": str(free_port())}
-    logs, procs = {}, {}
-
-    def start(tuner_id):
-        logs[tuner_id] = tmp_path / f"{tuner_id}.log"
-        procs[tuner_id] = subprocess.Popen(
-            _run_command(config, out, "--lost-after", "4"),
-            env={**env, "KERASTUNER_TUNER_ID": tuner_id}, stdout=logs[tuner_id].open("w"),
-            stderr=subprocess.STDOUT)
-
-    def log(tuner_id):
-        return logs[tuner_id].read_text()
-
-    try:
-        start("chief")
-        start("tuner0")
-        wait_for(lambda: STARTED.search(log("tuner0")), 90, "tuner0's first run")
-        start("tuner1")
-        wait_for(lambda: len(STARTED.findall(log("tuner0"))) >= 2, 90, "tuner0's second run")
-        procs["tuner0"].send_signal(signal.SIGKILL)
-        finished, killed = STARTED.findall(log("tuner0"))[:2]
-
-        assert procs["chief"].wait(DEADLINE) == 0, log("chief")
-        assert procs["tuner1"].wait(30) == 0, log("tuner1")
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with Processes(tmp_path, loopback_env()) as procs:
+        finished, killed = kill_a_worker_mid_task(
+            procs, _run_command(config, out, "--lost-after", "4"), STARTED, "run", 90, DEADLINE)
+    log = procs.log
 
     assert _metrics(out) == reference[0]
     assert {p.stem for p in (out / "runs").glob("*.json")} == RUNS
