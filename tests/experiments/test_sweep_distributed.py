@@ -151,3 +151,13 @@ def test_a_run_check_changes_with_results_settings_only():
     assert json.dumps(distributed_sweep._values(cfg, (200, 1, cfg.variants[1]), 6.0)) == json.dumps(
         {"run": "avg__n200__seed1", "variant": "avg", "seed": 1, "train_size": 200,
          "check": distributed_sweep._check(cfg, cfg.variants[1]), "heartbeat": 1.0})
+
+
+def test_gpus_from_nvidia_smi_without_cuda_visible_devices(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert jobs.gpu_devices({}) == []  # no nvidia-smi: no GPU
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'GPU 0: NVIDIA H100 (UUID: GPU-a)'\n"
+                   "echo 'GPU 1: NVIDIA H100 (UUID: GPU-b)'\n")
+    smi.chmod(0o755)
+    assert jobs.gpu_devices({}) == ["0", "1"]
