@@ -117,8 +117,9 @@ def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=pri
         reports = _Reports(cfg, out_dir, oracle, len(runs), log)
         server = distributed.Chief(oracle, lost_after, address, [reports.handler()])
         port = server.start()
-        log(f"chief: serving {len(pending)} runs on {address.rsplit(':', 1)[0]}:{port}; "
-            f"workers: the same command with KERASTUNER_TUNER_ID=tuner0, tuner1, ...")
+        log(f"chief: serving {len(pending)} runs on {address.rsplit(':', 1)[0]}:{port}"
+            + ("" if workers else "; workers: the same command with "
+               "KERASTUNER_TUNER_ID=tuner0, tuner1, ..."))
         try:
             with workers(port) if workers else contextlib.nullcontext() as alive:
                 server.wait(lambda: report.write_tables(sweep.finished(cfg, out_dir), out_dir),
