@@ -77,7 +77,6 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 from keras_tuner.src.distribute import oracle_client
 
-from . import data as data_lib
 from . import distributed, report, sweep
 from .config import ConfigError
 
@@ -270,10 +269,8 @@ def _work(cfg, out_dir, log):
         log(f"[{tuner_id}] run {run}: started (trial {trial.trial_id})")
         with distributed.heartbeat(client, trial.trial_id, values["heartbeat"]):
             try:
-                key = sweep.data_key(cfg, size, seed)
-                if key not in loaded:
-                    loaded = {key: data_lib.load(cfg.data, train_size=size, seed=seed)}
-                record = sweep.one_run(cfg, variant, seed, size, loaded[key], out_dir)
+                data = sweep.load_data(cfg, size, seed, loaded)
+                record = sweep.one_run(cfg, variant, seed, size, data, out_dir)
             except ConfigError:
                 raise
             except Exception:  # noqa: BLE001 - the chief re-issues the run (retries)

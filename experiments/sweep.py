@@ -23,8 +23,8 @@ Public API
 The pieces of ``run``, for sweeps spread over processes
 (``experiments.distributed_sweep``): ``plan(cfg)`` (the run order),
 ``check_compatible(cfg, out_dir)``, ``prepare(cfg, out_dir)`` (writes
-``config.json`` and ``versions.json``), ``data_key(cfg, size, seed)`` (runs
-with equal keys share data), ``one_run(cfg, variant, seed, size, data,
+``config.json`` and ``versions.json``), ``load_data(cfg, size, seed, loaded)``
+(runs with equal ``data_key(cfg, size, seed)`` share data), ``one_run(cfg, variant, seed, size, data,
 out_dir) -> record``, ``finished(cfg, out_dir)`` (the records on disk, in
 plan order), ``finish(records, out_dir, log)`` (tables and report),
 ``describe(cfg, out_dir, done)`` and ``scores(record)`` (log text).
@@ -92,6 +92,18 @@ def finished(cfg, out_dir):
     return [json.loads(p.read_text(encoding="utf-8")) for p in paths if p.is_file()]
 
 
+def load_data(cfg, size, seed, loaded):
+    """The data of runs at (`size`, `seed`), from `loaded` (a dict kept between calls) or loaded.
+
+    `loaded` keeps the last data only: runs that share it are adjacent in the plan.
+    """
+    key = data_key(cfg, size, seed)
+    if key not in loaded:
+        loaded.clear()
+        loaded[key] = data_lib.load(cfg.data, train_size=size, seed=seed)
+    return loaded[key]
+
+
 def one_run(cfg, variant, seed, size, data, out_dir):
     """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record."""
     log_dir = tensorboard_dir(out_dir, variant, seed, size)
@@ -106,8 +118,7 @@ def run(cfg, out_dir, log=print):
     pending = [(n, s) for n, s, v in runs if not run_path(out_dir, v, s, n).is_file()]
     todo, loaded = len(pending), {}
     if pending:  # load the first data now: bad data input fails before anything is written
-        size, seed = pending[0]
-        loaded[data_key(cfg, size, seed)] = data_lib.load(cfg.data, train_size=size, seed=seed)
+        load_data(cfg, *pending[0], loaded)
     prepare(cfg, out_dir)
     log(describe(cfg, out_dir, len(runs) - todo))
     records, start, ran = [], time.perf_counter(), 0
@@ -118,11 +129,9 @@ def run(cfg, out_dir, log=print):
             records.append(json.loads(path.read_text(encoding="utf-8")))
             log(f"[{index}/{len(runs)}] skip {where}: finished in {path}")
             continue
-        key = data_key(cfg, size, seed)
-        if key not in loaded:
-            loaded = {key: data_lib.load(cfg.data, train_size=size, seed=seed)}  # keep one
+        data = load_data(cfg, size, seed, loaded)
         run_start = time.perf_counter()
-        record = one_run(cfg, variant, seed, size, loaded[key], out_dir)
+        record = one_run(cfg, variant, seed, size, data, out_dir)
         report.write_atomic(path, json.dumps(record) + "\n")
         records.append(record)
         report.write_tables(records, out_dir)
