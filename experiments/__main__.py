@@ -1,6 +1,7 @@
 """Command line of the experiment harness.
 
     python -m experiments run CONFIG.toml [--out DIR]    # sweep; DIR defaults to runs/<config stem>
+        [--jobs N] [--lost-after S] [--retries N]        # N processes; distributed: experiments.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
     python -m experiments bench [--out DIR] [--quick]    # experiments.bench.main(out, quick)
@@ -58,12 +59,25 @@ def guarded(fn, *args, **kwargs):
 
 
 def _run(args):
-    from . import config, shipped, sweep
+    from . import config, jobs, shipped
 
     path = shipped.find_config(args.config)
     cfg = config.load(path)
-    sweep.run(cfg, args.out or default_out(path))
-    return 0
+    return jobs.main(path, cfg, args.out or default_out(path), args.jobs, args.lost_after,
+                     args.retries)
+
+
+def _number(kind, low, what):
+    """An argparse type: `kind` (int or float) >= `low`; else a one-line usage error."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low:  # NaN too
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
 
 
 def _report(args):
@@ -95,6 +109,17 @@ def _parser():
     run.add_argument("config", help="TOML config, e.g. configs/digits.toml, or the name of a "
                      "shipped one (digits)")
     run.add_argument("--out", help="output folder (default: runs/<config stem>)")
+    run.add_argument("--jobs", type=_number(int, 1, "a positive integer"), default=1,
+                     metavar="N", help="train in N processes on this machine, one GPU each "
+                     "where there are GPUs (default: 1, the plain sweep); results as with 1. "
+                     "Across machines: the same command with KERASTUNER_ORACLE_IP, "
+                     "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID (chief, tuner0, ...)")
+    run.add_argument("--lost-after", type=_number(float, 1, "seconds >= 1"), default=60.0,
+                     metavar="S", help="with workers: a run not heard of for S seconds is "
+                     "lost and goes to another worker (default: 60)")
+    run.add_argument("--retries", type=_number(int, 0, "an integer >= 0"), default=2,
+                     metavar="N", help="with workers: a lost or crashed run runs again up to "
+                     "N times (default: 2)")
     run.set_defaults(handler=_run)
     rep = commands.add_parser("report", help="re-render summary.md and plots of a run folder")
     rep.add_argument("dir", help="a folder written by `run`")

@@ -20,6 +20,15 @@ Public API
 ``versions() -> dict``
     Python, platform and the package versions recorded in ``versions.json``.
 
+The pieces of ``run``, for sweeps spread over processes
+(``experiments.distributed_sweep``): ``plan(cfg)`` (the run order),
+``check_compatible(cfg, out_dir)``, ``prepare(cfg, out_dir)`` (writes
+``config.json`` and ``versions.json``), ``load_data(cfg, size, seed, loaded)``
+(runs with equal ``data_key(cfg, size, seed)`` share data), ``one_run(cfg, variant, seed, size, data,
+out_dir) -> record``, ``finished(cfg, out_dir)`` (the records on disk, in
+plan order), ``finish(records, out_dir, log)`` (tables and report),
+``describe(cfg, out_dir, done)`` and ``scores(record)`` (log text).
+
 Layout of `out_dir`: ``config.json`` (the resolved config), ``versions.json``,
 ``runs/``, ``results.csv`` and ``history.csv`` (rebuilt after every run),
 ``summary.md``, ``findings.md`` and the PNG plots (at the end). Re-using an
@@ -43,7 +52,7 @@ from .config import ConfigError
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
 # keys that do not change a run's results (train_size: each size has its own run files)
-_COSMETIC = {("train", "verbose"), ("train", "tensorboard"), ("data", "train_size")}
+COSMETIC = {("train", "verbose"), ("train", "tensorboard"), ("data", "train_size")}
 
 
 def run_path(out_dir, variant, seed, train_size=0):
@@ -63,53 +72,98 @@ def versions():
     return found
 
 
-def run(cfg, out_dir, log=print):
-    """Run (or resume) the sweep of `cfg` in `out_dir`; see the module docstring."""
-    out_dir = Path(out_dir)
-    _check_compatible(cfg, out_dir)
-    plan = [(size, seed, variant) for size in cfg.data.train_sizes for seed in cfg.seeds
+def plan(cfg):
+    """Every (train size, seed, variant) of `cfg`, in the order a sweep runs them."""
+    return [(size, seed, variant) for size in cfg.data.train_sizes for seed in cfg.seeds
             for variant in cfg.variants]
-    pending = [(n, s) for n, s, v in plan if not run_path(out_dir, v, s, n).is_file()]
-    todo, loaded = len(pending), {}
-    if pending:  # load the first data now: bad data input fails before anything is written
-        size, seed = pending[0]
-        loaded[_data_key(cfg, size, seed)] = data_lib.load(cfg.data, train_size=size, seed=seed)
+
+
+def prepare(cfg, out_dir):
+    """Check that `out_dir` may hold `cfg`'s runs; write config.json and versions.json."""
+    out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     report.write_atomic(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
     report.write_atomic(out_dir / "versions.json", json.dumps(versions(), indent=2) + "\n")
-    regimes = len(cfg.data.train_sizes)
-    log(f"{len(plan)} runs ({len(cfg.variants)} variants x {len(cfg.seeds)} seeds"
-        + (f" x {regimes} training-set sizes" if regimes > 1 else "")
-        + f") on {cfg.data.dataset} in {out_dir}; {len(plan) - todo} already finished")
+
+
+def finished(cfg, out_dir):
+    """The run records of `cfg` already in `out_dir`, in plan order."""
+    paths = (run_path(out_dir, v, s, n) for n, s, v in plan(cfg))
+    return [json.loads(p.read_text(encoding="utf-8")) for p in paths if p.is_file()]
+
+
+def load_data(cfg, size, seed, loaded):
+    """The data of runs at (`size`, `seed`), from `loaded` (a dict kept between calls) or loaded.
+
+    `loaded` keeps the last data only: runs that share it are adjacent in the plan.
+    """
+    key = data_key(cfg, size, seed)
+    if key not in loaded:
+        loaded.clear()
+        loaded[key] = data_lib.load(cfg.data, train_size=size, seed=seed)
+    return loaded[key]
+
+
+def one_run(cfg, variant, seed, size, data, out_dir):
+    """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record."""
+    log_dir = tensorboard_dir(out_dir, variant, seed, size)
+    return _one_run(cfg, variant, seed, data, log_dir)
+
+
+def run(cfg, out_dir, log=print):
+    """Run (or resume) the sweep of `cfg` in `out_dir`; see the module docstring."""
+    out_dir = Path(out_dir)
+    check_compatible(cfg, out_dir)
+    runs = plan(cfg)
+    pending = [(n, s) for n, s, v in runs if not run_path(out_dir, v, s, n).is_file()]
+    todo, loaded = len(pending), {}
+    if pending:  # load the first data now: bad data input fails before anything is written
+        load_data(cfg, *pending[0], loaded)
+    prepare(cfg, out_dir)
+    log(describe(cfg, out_dir, len(runs) - todo))
     records, start, ran = [], time.perf_counter(), 0
-    for index, (size, seed, variant) in enumerate(plan, 1):
+    for index, (size, seed, variant) in enumerate(runs, 1):
         path = run_path(out_dir, variant, seed, size)
         where = f"{variant.label} seed={seed}" + (f" n={size}" if size else "")
         if path.is_file():
             records.append(json.loads(path.read_text(encoding="utf-8")))
-            log(f"[{index}/{len(plan)}] skip {where}: finished in {path}")
+            log(f"[{index}/{len(runs)}] skip {where}: finished in {path}")
             continue
-        key = _data_key(cfg, size, seed)
-        if key not in loaded:
-            loaded = {key: data_lib.load(cfg.data, train_size=size, seed=seed)}  # keep one
+        data = load_data(cfg, size, seed, loaded)
         run_start = time.perf_counter()
-        log_dir = tensorboard_dir(out_dir, variant, seed, size)
-        record = _one_run(cfg, variant, seed, loaded[key], log_dir)
+        record = one_run(cfg, variant, seed, size, data, out_dir)
         report.write_atomic(path, json.dumps(record) + "\n")
         records.append(record)
         report.write_tables(records, out_dir)
         ran += 1
         elapsed = time.perf_counter() - start
         left = todo - ran
-        log(f"[{index}/{len(plan)}] {where}: "
-            f"test acc {record['test_accuracy']:.4f}, gap {record['generalization_gap']:+.4f}, "
-            f"consistency {record['shift_consistency']:.3f}, epochs {record['epochs']}, "
+        log(f"[{index}/{len(runs)}] {where}: {scores(record)}, "
             f"{time.perf_counter() - run_start:.1f}s | elapsed {_clock(elapsed)}, "
             f"{left} runs left (~{_clock(elapsed / ran * left)})")
+    finish(records, out_dir, log)
+    return records
+
+
+def describe(cfg, out_dir, done):
+    """The sweep's opening log line: how many runs, of what, and how many are finished."""
+    regimes, runs = len(cfg.data.train_sizes), len(plan(cfg))
+    return (f"{runs} runs ({len(cfg.variants)} variants x {len(cfg.seeds)} seeds"
+            + (f" x {regimes} training-set sizes" if regimes > 1 else "")
+            + f") on {cfg.data.dataset} in {out_dir}; {done} already finished")
+
+
+def scores(record):
+    """A run's headline scores, for a log line."""
+    return (f"test acc {record['test_accuracy']:.4f}, gap {record['generalization_gap']:+.4f}, "
+            f"consistency {record['shift_consistency']:.3f}, epochs {record['epochs']}")
+
+
+def finish(records, out_dir, log=print):
+    """Rewrite the tables from `records` (plan order) and render the report."""
     report.write_tables(records, out_dir)
     report.render(out_dir)
-    log(f"done: {out_dir / 'summary.md'}")
-    return records
+    log(f"done: {Path(out_dir) / 'summary.md'}")
 
 
 def tensorboard_dir(out_dir, variant, seed, train_size=0):
@@ -117,7 +171,7 @@ def tensorboard_dir(out_dir, variant, seed, train_size=0):
     return Path(out_dir) / "tensorboard" / run_path(out_dir, variant, seed, train_size).stem
 
 
-def _data_key(cfg, size, seed):
+def data_key(cfg, size, seed):
     """Runs with equal keys train and test on the same data."""
     return size, seed if cfg.data.split_seed == "seed" else None
 
@@ -137,7 +191,7 @@ def _one_run(cfg, variant, seed, data, log_dir=None):
     }
 
 
-def _check_compatible(cfg, out_dir):
+def check_compatible(cfg, out_dir):
     """ConfigError if `out_dir` holds runs made under different settings."""
     path = out_dir / "config.json"
     if not path.is_file():
@@ -146,7 +200,7 @@ def _check_compatible(cfg, out_dir):
     for section in ("data", "model", "train", "eval"):
         for key, value in new[section].items():
             before = old.get(section, {}).get(key)
-            if (section, key) not in _COSMETIC and before != value:
+            if (section, key) not in COSMETIC and before != value:
                 raise ConfigError(
                     f"{out_dir}: holds runs made with {section}.{key} = {before!r}, this config "
                     f"has {value!r}; use another --out or delete that folder"

@@ -25,27 +25,19 @@ Layout of `out_dir`:
 - ``objective_by_pooling.png``: every trial's objective by pooling kind, per stage.
 
 Distributed search is keras-tuner's own mode, with the same command and
-config everywhere: ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT``
-name the chief, ``KERASTUNER_TUNER_ID`` is ``chief`` for the process that
-serves the oracle (it trains nothing) and a unique id (``tuner0``,
-``tuner1``, ...) for each worker. The chief writes the outputs above;
-workers only train (each needs the data). keras-tuner's own chief waits
-forever for a worker that died mid-trial; this one does not:
+config everywhere (``experiments.distributed``: ``KERASTUNER_ORACLE_IP`` /
+``KERASTUNER_ORACLE_PORT`` name the chief, ``KERASTUNER_TUNER_ID`` is
+``chief`` for the process that serves the oracle and trains nothing, and
+``tuner0``, ``tuner1``, ... for the workers). The chief writes the outputs
+above; workers only train (each needs the data). A worker's heartbeat comes
+every ``tune.lost_after / 6`` seconds; a trial not heard of for
+``tune.lost_after`` seconds is lost and runs again (within ``tune.retries``)
+on the next worker that asks; workers wait while a trial may come back, and
+the chief ends when every trial has completed or failed.
 
-- while a trial runs, its worker asks the chief about it every
-  ``tune.lost_after / 6`` seconds (its heartbeat);
-- a trial not heard of for ``tune.lost_after`` seconds is ended as lost
-  and, within ``tune.retries``, handed to the next worker that asks
-  (a restarted worker with the same id takes its old trial back at once);
-- a worker that asks for a trial while others still run keeps waiting
-  instead of leaving, so a lost trial still finds a worker;
-- the chief ends once every trial has completed or failed and the live
-  workers have been told to stop (at most ``tune.lost_after`` seconds later).
-
-Beyond keras-tuner's public API this uses (as of 1.4) its oracle gRPC service
-(``keras_tuner.src.distribute.oracle_chief.OracleServicer``, ``src.protos``)
-and the hook ``Oracle._compute_values_hash``, which its own Hyperband oracle
-overrides too.
+Beyond keras-tuner's public API this uses the hook
+``Oracle._compute_values_hash``, which its own Hyperband oracle overrides too
+(and, through ``experiments.distributed``, its oracle gRPC service).
 """
 
 import contextlib
@@ -54,26 +46,20 @@ import dataclasses
 import io
 import json
 import os
-import threading
 import time
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
-from keras_tuner.src import protos
-from keras_tuner.src.distribute import oracle_chief
 
 from . import data as data_lib
-from . import metrics, report, search_space, train
+from . import distributed, metrics, report, search_space, train
 from . import config
 from .config import ConfigError
 
 PROJECT = "keras_tuner"
 METRICS = ("val_accuracy", "val_shift_consistency", "seconds")
-_FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _FREE = (("tune", "max_trials"), ("tune", "retries"), ("tune", "lost_after"), ("train", "verbose"),
          ("train", "tensorboard"))
 
@@ -81,17 +67,17 @@ _FREE = (("tune", "max_trials"), ("tune", "retries"), ("tune", "lost_after"), ("
 def main(config_path, out_dir, log=print):
     """Search as `config_path` says, in `out_dir`; see the module docstring."""
     base, tune = search_space.load(config_path)
-    role = _role()
+    role = distributed.role()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if role != "worker":
         _check_resume(out_dir, base, tune)
     tuner = _Tuner(base, tune, out_dir, role)
     if role == "chief":
-        log(f"chief: serving the oracle on {_address()}; workers: the same command with "
+        log(f"chief: serving the oracle on {distributed.address()}; workers: the same command with "
             f"KERASTUNER_TUNER_ID=tuner0, tuner1, ...")
         tuner.save()
-        _serve(tuner.oracle, tune, tuner.write_results)
+        distributed.serve(tuner.oracle, tune.lost_after, tuner.write_results)
     else:
         tuner.search(data_lib.load(base.data))
         if role == "worker":
@@ -105,21 +91,6 @@ def main(config_path, out_dir, log=print):
     log(f"best: trial {best.trial_id}, {tune.objective} {best.score:.4f}: "
         f"python -m experiments run {out_dir / 'best.toml'}")
     return 0
-
-
-def _role():
-    """"local", "chief" or "worker", from keras-tuner's environment variables."""
-    if "KERASTUNER_ORACLE_IP" not in os.environ:
-        return "local"
-    for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
-        if not os.environ.get(name):
-            raise ConfigError(f"KERASTUNER_ORACLE_IP is set but {name} is not; distributed "
-                              f"tuning needs all three (see experiments.tuning)")
-    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
-
-
-def _address():
-    return f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
 
 
 def _check_resume(out_dir, base, tune):
@@ -211,7 +182,7 @@ class _Tuner(keras_tuner.Tuner):
         print(f"[{self.tuner_id}] trial {trial.trial_id}: {variant.label}, "
               f"pool_size {cfg.model.pool_size}, lr {cfg.train.learning_rate:.3g}, "
               f"{cfg.train.epochs} epochs", flush=True)
-        beat = (_heartbeat(self.oracle, trial.trial_id, self.tune.lost_after / 6)
+        beat = (distributed.heartbeat(self.oracle, trial.trial_id, self.tune.lost_after / 6)
                 if self.role == "worker" else contextlib.nullcontext())
         with beat:
             start = time.perf_counter()
@@ -236,112 +207,6 @@ class _Tuner(keras_tuner.Tuner):
     def write_results(self):
         """Write trials.csv, best.toml and the plot; returns (rows, best completed trial)."""
         return _write_results(self.oracle, self.base, self.tune, self.out_dir)
-
-
-@contextlib.contextmanager
-def _heartbeat(oracle, trial_id, every):
-    """While the block runs, ask the chief about `trial_id` every `every` seconds."""
-    stop = threading.Event()
-
-    def beat():
-        while not stop.wait(every):
-            with contextlib.suppress(grpc.RpcError):
-                oracle.get_trial(trial_id)
-
-    threading.Thread(target=beat, daemon=True, name=f"heartbeat-{trial_id}").start()
-    try:
-        yield
-    finally:
-        stop.set()  # not joined: a call to a vanished chief may block for long
-
-
-# --- the chief -------------------------------------------------------------------------------
-
-
-class _Servicer(oracle_chief.OracleServicer):
-    """keras-tuner's oracle service, plus heartbeats and the rules of the module docstring."""
-
-    def __init__(self, oracle):
-        super().__init__(oracle)
-        self.heard = {}  # trial id -> time.monotonic() of the last word from its worker
-        self.stopped = False  # a worker was told that the search is over
-
-    def CreateTrial(self, request, context):
-        trial = _next_trial(self.oracle, request.tuner_id)
-        if trial.status == TrialStatus.RUNNING:
-            self.heard[trial.trial_id] = time.monotonic()
-        elif trial.status == TrialStatus.STOPPED:
-            self.stopped = True
-        else:
-            time.sleep(1)  # IDLE: the worker asks again at once; pace it
-        return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
-
-    def GetTrial(self, request, context):
-        self.heard[request.trial_id] = time.monotonic()
-        return super().GetTrial(request, context)
-
-
-def _settled(oracle):
-    """No trial running or waiting for a retry (call with the oracle's lock held)."""
-    return not oracle.ongoing_trials and all(
-        t.status in _FINISHED for t in oracle.trials.values())
-
-
-@keras_tuner.synchronized
-def _next_trial(oracle, tuner_id):
-    """`oracle.create_trial`, but a worker is not sent away while a trial may come back."""
-    trial = oracle.create_trial(tuner_id)
-    if trial.status == TrialStatus.STOPPED and not _settled(oracle):
-        oracle.tuner_ids.add(tuner_id)
-        trial.status = TrialStatus.IDLE
-    return trial
-
-
-@keras_tuner.synchronized
-def _end_lost_trials(oracle, heard, lost_after):
-    """End the running trials not heard of for `lost_after` seconds (retried if allowed)."""
-    now = time.monotonic()
-    for tuner_id, trial in list(oracle.ongoing_trials.items()):
-        if now - heard.setdefault(trial.trial_id, now) > lost_after:
-            print(f"chief: trial {trial.trial_id} lost: no heartbeat from {tuner_id} "
-                  f"for {lost_after:g} s", flush=True)
-            trial.status = TrialStatus.INVALID
-            trial.message = f"lost: no heartbeat from worker {tuner_id} for {lost_after:g} s"
-            oracle.end_trial(trial)
-            oracle.tuner_ids.discard(tuner_id)
-
-
-@keras_tuner.synchronized
-def _finished(oracle, stopped):
-    """Every trial handed out, and each completed or failed."""
-    handed_out = stopped or (oracle.max_trials is not None
-                             and len(oracle.trials) >= oracle.max_trials)
-    return handed_out and _settled(oracle)
-
-
-def _serve(oracle, tune, on_trial_end):
-    """Serve `oracle` to the workers until the search is over; `on_trial_end()` as trials end."""
-    servicer = _Servicer(oracle)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    try:
-        server.add_insecure_port(_address())
-    except RuntimeError as e:
-        raise ConfigError(f"cannot serve the oracle on {_address()}: {e}") from None
-    server.start()
-    try:
-        ended, finished_at = len(oracle.end_order), None
-        while finished_at is None or (
-                oracle.tuner_ids and time.monotonic() - finished_at < tune.lost_after):
-            time.sleep(0.5)
-            _end_lost_trials(oracle, servicer.heard, tune.lost_after)
-            if len(oracle.end_order) != ended:
-                ended = len(oracle.end_order)
-                on_trial_end()
-            if finished_at is None and _finished(oracle, servicer.stopped):
-                finished_at = time.monotonic()
-    finally:
-        server.stop(grace=1).wait()
 
 
 # --- results ---------------------------------------------------------------------------------

@@ -4,20 +4,16 @@ Three processes run the same command with keras-tuner's environment
 variables. Worker tuner0 starts first; when it begins its second trial it is
 killed (SIGKILL). The search must still finish by itself: the chief hands the
 lost trial to tuner1 after `lost_after` seconds, keeps tuner0's completed
-trial, and exits once every trial is done. Every process is killed in
-`finally`, and each wait has a deadline.
+trial, and exits once every trial is done. Every process is killed when
+the test ends (`tests.experiments.processes`), and each wait has a deadline.
 """
 
 import csv
-import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
 
 from tests.experiments.conftest import tune_toml
+from tests.experiments.processes import Processes, kill_a_worker_mid_task, loopback_env
 
 CONFIG = tune_toml(
     tune="max_trials = 4\nlost_after = 6.0",
@@ -29,54 +25,14 @@ STARTED = re.compile(r"^\[tuner0\] trial (\d+): ", re.M)
 DONE = r"^\[{}\] trial (\d+) done: "
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def test_chief_and_two_workers_survive_a_killed_worker(tmp_path):
     config, out = tmp_path / "tune.toml", tmp_path / "out"
     config.write_text(CONFIG)
-    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1",
-           "KERASTUNER_ORACLE_PORT": str(free_port())}
-    logs, procs = {}, {}
+    command = [sys.executable, "-m", "experiments", "tune", str(config), "--out", str(out)]
 
-    def start(tuner_id):
-        logs[tuner_id] = tmp_path / f"{tuner_id}.log"
-        procs[tuner_id] = subprocess.Popen(
-            [sys.executable, "-m", "experiments", "tune", str(config), "--out", str(out)],
-            env={**env, "KERASTUNER_TUNER_ID": tuner_id}, stdout=logs[tuner_id].open("w"),
-            stderr=subprocess.STDOUT)
-
-    def log(tuner_id):
-        return logs[tuner_id].read_text()
-
-    try:
-        start("chief")
-        start("tuner0")
-        wait_for(lambda: STARTED.search(log("tuner0")), 60, "tuner0's first trial")
-        start("tuner1")
-        wait_for(lambda: len(STARTED.findall(log("tuner0"))) >= 2, 60, "tuner0's second trial")
-        procs["tuner0"].send_signal(signal.SIGKILL)
-        finished, killed = STARTED.findall(log("tuner0"))[:2]
-
-        assert procs["chief"].wait(DEADLINE) == 0, log("chief")
-        assert procs["tuner1"].wait(30) == 0, log("tuner1")
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    with Processes(tmp_path, loopback_env()) as procs:
+        finished, killed = kill_a_worker_mid_task(procs, command, STARTED, "trial", 60, DEADLINE)
+    log = procs.log
 
     with open(out / "trials.csv", newline="") as f:
         rows = {r["trial"]: r for r in csv.DictReader(f)}

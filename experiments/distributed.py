@@ -1,0 +1,208 @@
+"""Chief and workers over keras-tuner's oracle service: what ``tune`` and ``run`` share.
+
+The same command runs on a chief and N workers. keras-tuner's environment
+variables say which is which: ``KERASTUNER_ORACLE_IP`` /
+``KERASTUNER_ORACLE_PORT`` name the chief, ``KERASTUNER_TUNER_ID`` is
+``chief`` for the process that serves the oracle (it trains nothing) and a
+unique id (``tuner0``, ``tuner1``, ...) for each worker. A worker asks the
+chief for a trial, runs it and ends it; keras-tuner's own chief waits forever
+for a worker that died mid-trial; this one does not:
+
+- while a trial runs, its worker asks the chief about it every
+  ``lost_after / 6`` seconds (``heartbeat``);
+- a trial not heard of for ``lost_after`` seconds is ended as lost and,
+  within the oracle's ``max_retries_per_trial``, handed to the next worker
+  that asks (a restarted worker with the same id takes its old trial back
+  at once);
+- a worker that asks for a trial while others still run keeps waiting
+  instead of leaving, so a lost trial still finds a worker;
+- the chief ends once every trial has completed or failed and the live
+  workers have been told to stop (at most ``lost_after`` seconds later).
+
+Public API
+----------
+``role() -> str``
+    ``"local"`` (no ``KERASTUNER_ORACLE_IP``), ``"chief"`` or ``"worker"``;
+    ConfigError when only some of the three variables are set.
+``address() -> str``
+    ``ip:port`` of the chief, from the environment.
+``heartbeat(oracle, trial_id, every)``
+    Context manager: while its block runs, ask `oracle` (a worker's
+    ``OracleClient``) about `trial_id` every `every` seconds.
+``Chief(oracle, lost_after, address, handlers=())``
+    The gRPC server of `oracle` with the rules above; `handlers` are extra
+    ``grpc.GenericRpcHandler`` s served beside it. ``start() -> port``
+    (``address`` may end in ``:0``: the port is picked), ``wait(on_trial_end,
+    alive=None) -> bool`` serves until the search is over (True) or
+    ``alive()`` turns false (False), calling ``on_trial_end()`` as trials end;
+    ``stop()``. Also a context manager (start on enter, stop on exit).
+``serve(oracle, lost_after, on_trial_end)``
+    ``Chief`` on ``address()``: start, wait, stop.
+
+Beyond keras-tuner's public API this uses (as of 1.4) its oracle gRPC service
+(``keras_tuner.src.distribute.oracle_chief.OracleServicer``, ``src.protos``).
+"""
+
+import contextlib
+import os
+import threading
+import time
+from concurrent import futures
+
+import grpc
+import keras_tuner
+from keras_tuner.engine.trial import TrialStatus
+from keras_tuner.src import protos
+from keras_tuner.src.distribute import oracle_chief
+
+from .config import ConfigError
+
+FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
+
+
+def role():
+    """"local", "chief" or "worker", from keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "local"
+    for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        if not os.environ.get(name):
+            raise ConfigError(f"KERASTUNER_ORACLE_IP is set but {name} is not; a distributed "
+                              f"run needs all three (see experiments.distributed)")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+def address():
+    return f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+
+
+@contextlib.contextmanager
+def heartbeat(oracle, trial_id, every):
+    """While the block runs, ask the chief about `trial_id` every `every` seconds."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            with contextlib.suppress(grpc.RpcError):
+                oracle.get_trial(trial_id)
+
+    threading.Thread(target=beat, daemon=True, name=f"heartbeat-{trial_id}").start()
+    try:
+        yield
+    finally:
+        stop.set()  # not joined: a call to a vanished chief may block for long
+
+
+class _Servicer(oracle_chief.OracleServicer):
+    """keras-tuner's oracle service, plus heartbeats and the rules of the module docstring."""
+
+    def __init__(self, oracle):
+        super().__init__(oracle)
+        self.heard = {}  # trial id -> time.monotonic() of the last word from its worker
+        self.stopped = False  # a worker was told that the search is over
+
+    def CreateTrial(self, request, context):
+        trial = _next_trial(self.oracle, request.tuner_id)
+        if trial.status == TrialStatus.RUNNING:
+            self.heard[trial.trial_id] = time.monotonic()
+        elif trial.status == TrialStatus.STOPPED:
+            self.stopped = True
+        else:
+            time.sleep(1)  # IDLE: the worker asks again at once; pace it
+        return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+    def GetTrial(self, request, context):
+        self.heard[request.trial_id] = time.monotonic()
+        return super().GetTrial(request, context)
+
+
+def _settled(oracle):
+    """No trial running or waiting for a retry (call with the oracle's lock held)."""
+    return not oracle.ongoing_trials and all(
+        t.status in FINISHED for t in oracle.trials.values())
+
+
+@keras_tuner.synchronized
+def _next_trial(oracle, tuner_id):
+    """`oracle.create_trial`, but a worker is not sent away while a trial may come back."""
+    trial = oracle.create_trial(tuner_id)
+    if trial.status == TrialStatus.STOPPED and not _settled(oracle):
+        oracle.tuner_ids.add(tuner_id)
+        trial.status = TrialStatus.IDLE
+    return trial
+
+
+@keras_tuner.synchronized
+def _end_lost_trials(oracle, heard, lost_after):
+    """End the running trials not heard of for `lost_after` seconds (retried if allowed)."""
+    now = time.monotonic()
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if now - heard.setdefault(trial.trial_id, now) > lost_after:
+            print(f"chief: trial {trial.trial_id} lost: no heartbeat from {tuner_id} "
+                  f"for {lost_after:g} s", flush=True)
+            trial.status = TrialStatus.INVALID
+            trial.message = f"lost: no heartbeat from worker {tuner_id} for {lost_after:g} s"
+            oracle.end_trial(trial)
+            oracle.tuner_ids.discard(tuner_id)
+
+
+@keras_tuner.synchronized
+def _finished(oracle, stopped):
+    """Every trial handed out, and each completed or failed."""
+    handed_out = stopped or (oracle.max_trials is not None
+                             and len(oracle.trials) >= oracle.max_trials)
+    return handed_out and _settled(oracle)
+
+
+class Chief:
+    """Serves an oracle to the workers; see the module docstring."""
+
+    def __init__(self, oracle, lost_after, address, handlers=()):
+        self.oracle, self.lost_after, self.address = oracle, lost_after, address
+        self.servicer = _Servicer(oracle)
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        protos.get_service_grpc().add_OracleServicer_to_server(self.servicer, self.server)
+        if handlers:
+            self.server.add_generic_rpc_handlers(tuple(handlers))
+
+    def start(self):
+        """Start serving; returns the port."""
+        try:
+            port = self.server.add_insecure_port(self.address)
+        except RuntimeError as e:
+            raise ConfigError(f"cannot serve the oracle on {self.address}: {e}") from None
+        self.server.start()
+        self.port = port
+        return port
+
+    def wait(self, on_trial_end, alive=None):
+        """Serve until the search is over (True) or `alive()` is false (False)."""
+        oracle, lost_after = self.oracle, self.lost_after
+        ended, finished_at = len(oracle.end_order), None
+        while finished_at is None or (
+                oracle.tuner_ids and time.monotonic() - finished_at < lost_after):
+            time.sleep(0.5)
+            _end_lost_trials(oracle, self.servicer.heard, lost_after)
+            if len(oracle.end_order) != ended:
+                ended = len(oracle.end_order)
+                on_trial_end()
+            if finished_at is None and _finished(oracle, self.servicer.stopped):
+                finished_at = time.monotonic()
+            if alive is not None and not alive():
+                return finished_at is not None
+        return True
+
+    def stop(self):
+        self.server.stop(grace=1).wait()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def serve(oracle, lost_after, on_trial_end):
+    """Serve `oracle` on `address()` until the search is over; `on_trial_end()` as trials end."""
+    with Chief(oracle, lost_after, address()) as chief:
+        chief.wait(on_trial_end)

@@ -1,0 +1,111 @@
+"""``python -m experiments run CONFIG --jobs N``: a sweep in N processes on one machine.
+
+``--jobs 1`` (the default) is the plain sweep (or, with keras-tuner's
+variables set, this process's part of a distributed one). With N > 1 this
+process becomes the chief of ``experiments.distributed_sweep`` on loopback
+(``127.0.0.1``, a port the system picks) and starts N worker processes, the
+same command with ``KERASTUNER_TUNER_ID=tuner<slot>``, one run at a time
+each. So everything the distributed sweep promises holds: the outputs are
+those of the one-process sweep (the same records with
+``train.deterministic``), finished runs are skipped, an interrupted sweep
+resumes with the same command, and a worker that dies loses its run for
+``--lost-after`` seconds only (another worker takes it). The chief ends
+when every run is done, or when no worker process is left.
+
+Devices: with GPUs, worker `slot` sees one, ``CUDA_VISIBLE_DEVICES`` =
+the slot-th modulo the count (more jobs than GPUs share them round-robin).
+The GPUs are the entries of ``CUDA_VISIBLE_DEVICES`` when it is set (an
+empty value or ``-1``: none), else the ones ``nvidia-smi -L`` lists; nothing
+imports TensorFlow to find them. On a machine without GPUs the jobs share
+the CPU cores and TensorFlow's thread pools are left as they are: each job
+sizes them to the whole machine, so N jobs oversubscribe the cores, but a
+different intra-op thread count changes float round-off (we saw test losses
+differ in the 7th digit), and the promise here is results identical to the
+one-process sweep. To trade that for less contention, set
+``TF_NUM_INTRAOP_THREADS`` (e.g. cores / N) yourself: the workers inherit
+the environment.
+
+Public API
+----------
+``main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print) -> int``
+    The sweep of `cfg` (loaded from `config_path`, which the workers load
+    again) in `jobs` processes; 0 when complete, 1 if runs are missing.
+``gpu_devices(environ=os.environ) -> list[str]``
+    The GPU ids the jobs are spread over (see above); [] for none.
+``worker_env(slot, devices, port, environ=os.environ) -> dict``
+    The environment of worker `slot`.
+"""
+
+import contextlib
+import functools
+import os
+import subprocess
+import sys
+
+from . import distributed, distributed_sweep
+from .config import ConfigError
+from .distributed_sweep import LOST_AFTER, RETRIES
+
+
+def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print):
+    """Run the sweep of `cfg` in `jobs` processes; see the module docstring."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs: expected a positive integer, got {jobs!r}")
+    if jobs == 1:
+        return distributed_sweep.main(cfg, out_dir, lost_after, retries, log)
+    if distributed.role() != "local":
+        raise ConfigError("--jobs starts its own chief and workers on this machine; unset "
+                          "KERASTUNER_ORACLE_IP to use it, or start one process per worker")
+    workers = functools.partial(_processes, config_path, out_dir, jobs)
+    return distributed_sweep.chief(cfg, out_dir, "127.0.0.1:0", lost_after, retries, log,
+                                   workers)
+
+
+def gpu_devices(environ=os.environ):
+    """GPU ids: CUDA_VISIBLE_DEVICES's entries if set, else nvidia-smi's; [] for none."""
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [d.strip() for d in visible.split(",") if d.strip()]
+        return ids[:ids.index("-1")] if "-1" in ids else ids  # CUDA stops at an invalid id
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if listed.returncode != 0:
+        return []
+    gpus = [line for line in listed.stdout.splitlines() if line.startswith("GPU ")]
+    return [str(i) for i in range(len(gpus))]
+
+
+def worker_env(slot, devices, port, environ=os.environ):
+    """Worker `slot`'s environment: keras-tuner's variables and its GPU, if any."""
+    env = {**environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
+           "KERASTUNER_TUNER_ID": f"tuner{slot}"}
+    if devices:
+        env["CUDA_VISIBLE_DEVICES"] = devices[slot % len(devices)]
+    return env
+
+
+@contextlib.contextmanager
+def _processes(config_path, out_dir, jobs, port):
+    """Start `jobs` workers of the chief on `port`; yield "is one still running?"; end them."""
+    devices = gpu_devices()
+    command = [sys.executable, "-m", "experiments", "run", str(config_path),
+               "--out", str(out_dir)]
+    procs = []
+    try:
+        for slot in range(jobs):
+            procs.append(subprocess.Popen(command, env=worker_env(slot, devices, port)))
+        yield lambda: any(p.poll() is None for p in procs)
+    except BaseException:  # Ctrl-C, an error in the chief: no waiting
+        for proc in procs:
+            proc.kill()
+        raise
+    finally:
+        for proc in procs:  # told to stop by the chief, they leave within seconds
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
