@@ -68,73 +68,6 @@ MODES = {
 SLOW_MODES = ("torch.compile",)
 
 
-@dataclass(frozen=True)
-class Settings:
-    shape_1d: tuple
-    shape_2d: tuple
-    shape_3d: tuple
-    cnn_batch: int
-    rounds: int
-    warmup: int
-    block_s: float  # target seconds per timed block (one side of one round)
-    cases: tuple = None  # the cases timed (names as in the `case` column; None: all)
-    slow_mode_cases: tuple = None  # of those, the cases timed in SLOW_MODES (None: all)
-    quick: bool = False  # a smoke test (--quick), not a measurement
-
-
-FULL = Settings(
-    shape_1d=(64, 1024, 64),
-    shape_2d=(64, 32, 32, 64),
-    shape_3d=(8, 16, 16, 16, 64),
-    cnn_batch=64,
-    rounds=9,
-    warmup=3,
-    block_s=0.1,
-)
-QUICK = Settings(
-    shape_1d=(2, 16, 4),
-    shape_2d=(2, 8, 8, 4),
-    shape_3d=(2, 4, 4, 4, 4),
-    cnn_batch=8,
-    rounds=2,
-    warmup=1,
-    block_s=0.0,
-    # a sample that takes every code path once (each compiled function costs ~0.2 s
-    # to trace and compile with jit or XLA, ~5 s with torch.compile, on a CPU)
-    cases=(
-        "MinPooling2D 2x2/2",
-        "LpPooling2D p=3 2x2/2",  # also the torch row's case
-        "LpPooling2D p=3 3x3/2 same",
-        "StochasticPooling2D train 2x2/2",
-        "GlobalStochasticPooling2D train",
-        "GatedPooling2D 2x2/2",
-        "SoftPooling1D 2/2",
-        "LpPooling3D p=3 2/2",
-        "train step, lp pooling p=3",
-    ),
-    slow_mode_cases=("MinPooling2D 2x2/2",),
-    quick=True,
-)
-
-
-@dataclass
-class Row:
-    backend: str  # the Keras backend: "tensorflow", "jax" or "torch"
-    group: str  # "2D", "1D", "3D", "torch", "digits CNN"
-    case: str  # what the candidate is
-    baseline: str
-    mode: str  # one of MODES[backend]
-    pass_: str  # "forward", "forward+backward" or "train step"
-    candidate_ms: float  # median per-call time over rounds
-    baseline_ms: float
-    ratio: float  # median over rounds of candidate / baseline
-    ratio_min: float
-    ratio_max: float
-    rounds: int
-    goal: str  # "<= 2.0" or ""
-    met: str  # "yes", "no" or ""
-
-
 # (group, case, candidate (registry name, options), baseline, pool args, training, goal)
 def _layer_cases():
     same = {"pool_size": 3, "strides": 2, "padding": "same"}
@@ -223,6 +156,78 @@ def _layer_cases():
             (group, f"SoftPooling{rank}D 2/2", ("soft", {}), "avg", {}, False, None),
         ]
     return cases
+
+
+@dataclass(frozen=True)
+class Settings:
+    shape_1d: tuple
+    shape_2d: tuple
+    shape_3d: tuple
+    cnn_batch: int
+    rounds: int
+    warmup: int
+    block_s: float  # target seconds per timed block (one side of one round)
+    cases: tuple = None  # the cases timed (names as in the `case` column; None: all)
+    slow_mode_cases: tuple = None  # of those, the cases timed in SLOW_MODES (None: all)
+    quick: bool = False  # a smoke test (--quick), not a measurement
+
+
+FULL = Settings(
+    shape_1d=(64, 1024, 64),
+    shape_2d=(64, 32, 32, 64),
+    shape_3d=(8, 16, 16, 16, 64),
+    cnn_batch=64,
+    rounds=9,
+    warmup=3,
+    block_s=0.1,
+    # torch.compile takes 3-25 s per function on a 2-core CPU (~25 min for every row):
+    # in it, the rows with goals (and the torch and the CNN rows of the README table)
+    slow_mode_cases=tuple(case for _, case, *_, goal in _layer_cases() if goal is not None)
+    + tuple(f"train step, {p} pooling" + (" p=3" if p == "lp" else "")
+            for p in ("avg", "min", "lp", "stochastic")),
+)
+QUICK = Settings(
+    shape_1d=(2, 16, 4),
+    shape_2d=(2, 8, 8, 4),
+    shape_3d=(2, 4, 4, 4, 4),
+    cnn_batch=8,
+    rounds=2,
+    warmup=1,
+    block_s=0.0,
+    # a sample that takes every code path once (each compiled function costs ~0.2 s
+    # to trace and compile with jit or XLA, ~5 s with torch.compile, on a CPU)
+    cases=(
+        "MinPooling2D 2x2/2",
+        "LpPooling2D p=3 2x2/2",  # also the torch row's case
+        "LpPooling2D p=3 3x3/2 same",
+        "StochasticPooling2D train 2x2/2",
+        "GlobalStochasticPooling2D train",
+        "GatedPooling2D 2x2/2",
+        "SoftPooling1D 2/2",
+        "LpPooling3D p=3 2/2",
+        "train step, lp pooling p=3",
+    ),
+    slow_mode_cases=("MinPooling2D 2x2/2",),
+    quick=True,
+)
+
+
+@dataclass
+class Row:
+    backend: str  # the Keras backend: "tensorflow", "jax" or "torch"
+    group: str  # "2D", "1D", "3D", "torch", "digits CNN"
+    case: str  # what the candidate is
+    baseline: str
+    mode: str  # one of MODES[backend]
+    pass_: str  # "forward", "forward+backward" or "train step"
+    candidate_ms: float  # median per-call time over rounds
+    baseline_ms: float
+    ratio: float  # median over rounds of candidate / baseline
+    ratio_min: float
+    ratio_max: float
+    rounds: int
+    goal: str  # "<= 2.0" or ""
+    met: str  # "yes", "no" or ""
 
 
 # ----------------------------------------------------------------------------
