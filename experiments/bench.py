@@ -13,8 +13,10 @@ that backend's modes (``MODES``):
 - jax: ``jax.jit`` of ``layer.stateless_call`` (the way Keras' JAX trainer
   runs a layer; the backward pass is ``jax.vjp`` of it);
 - torch: eager and ``torch.compile`` (the backward pass is
-  ``torch.autograd.grad``). A mode that does not work on the machine (a probe
-  fails) is reported as unavailable, with the reason, in ``bench.md``.
+  ``torch.autograd.grad``). Compiling takes 3-25 s per function on a CPU, so
+  ``torch.compile`` times only ``Settings.slow_mode_cases`` (in full runs: the
+  rows with goals). A mode that does not work on the machine (a probe fails)
+  is reported as unavailable, with the reason, in ``bench.md``.
 
 Also times our ``LpPooling2D(p=3)`` against ``torch.nn.functional.lp_pool2d``
 (when torch is installed; same values, same thread count; on the torch backend
