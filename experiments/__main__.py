@@ -4,12 +4,16 @@
         [--jobs N] [--lost-after S] [--retries N]        # N processes; distributed: experiments.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
-    python -m experiments bench [--out DIR] [--quick]    # experiments.bench.main(out, quick)
+    python -m experiments bench [--backend B] [--out DIR] [--quick] [--rounds N]
+                                  # experiments.bench.main(out, quick, backend=B, rounds=N)
 
 The console script ``keras-pool-experiments`` is ``main``; CONFIG may also be
 the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
 2 bad input (one line on stderr, no traceback), 130 interrupted. Parsing (and
-so ``--help``) imports neither Keras nor TensorFlow.
+so ``--help``) imports neither Keras nor TensorFlow. ``bench --backend jax|torch``
+sets ``KERAS_BACKEND`` before Keras is imported and never imports TensorFlow
+(a JAX-only or torch-only install runs it); every other command runs on
+TensorFlow.
 
 Public API
 ----------
@@ -23,6 +27,8 @@ Public API
 """
 
 import argparse
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +36,7 @@ from pathlib import Path
 # once. TensorFlow is imported (its start-up log held back) after parsing.
 PROG = "python -m experiments" if __package__ == "experiments" else "keras-pool-experiments"
 _BENCH_OUT = "runs/bench"  # bench.DEFAULT_OUT; tests/experiments/test_runtime.py checks
+_BENCH_BACKENDS = ("tensorflow", "jax", "torch")  # bench.BACKENDS; test_bench.py checks
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,7 +105,17 @@ def _tune(args):
 def _bench(args):
     from . import bench
 
-    return bench.main(args.out, args.quick)
+    return bench.main(args.out, args.quick, backend=args.backend, rounds=args.rounds)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
 
 
 def _parser():
@@ -130,8 +147,13 @@ def _parser():
     tune.add_argument("--out", help="output folder (default: runs/<config stem>)")
     tune.set_defaults(handler=_tune)
     bench = commands.add_parser("bench", help="speed of keras_pool layers vs Keras built-ins")
+    bench.add_argument("--backend", choices=_BENCH_BACKENDS, default="tensorflow",
+                       help="Keras backend to time on (default: tensorflow; files "
+                       "bench.md/.csv, or bench-jax.* / bench-torch.*)")
     bench.add_argument("--out", help=f"output folder (default: {_BENCH_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny shapes, few rounds")
+    bench.add_argument("--rounds", type=_positive_int,
+                       help="timed rounds per row (default: 9; 2 with --quick)")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -141,6 +163,15 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     from .runtime import MissingTensorFlow, import_tensorflow_quietly
 
+    backend = getattr(args, "backend", None)  # only bench has --backend
+    if backend and "keras" not in sys.modules:  # else bench.main re-runs itself in a child
+        os.environ["KERAS_BACKEND"] = backend
+    if backend in ("jax", "torch"):  # no TensorFlow needed
+        if importlib.util.find_spec(backend) is None:
+            print(f"error: --backend {backend} needs {backend}, which is not installed; "
+                  f"pip install 'keras-pool[{backend}]'", file=sys.stderr)
+            return 2
+        return guarded(args.handler, args)
     try:
         import_tensorflow_quietly()
     except MissingTensorFlow as e:

@@ -1,13 +1,25 @@
-"""The bench command's smoke test: it runs end to end and writes its table and CSV.
+"""The bench command: it runs end to end on each backend and writes its table and CSV.
 
-No timing is asserted here (timings belong in `runs/bench`, not in tests).
+No timing is asserted here (timings belong in `runs/bench`, not in tests); the
+timer's arithmetic is checked with fake clocks. Each backend's --quick run is a
+real `python -m experiments bench --backend B --quick` in a child process (the
+flag, not the environment, picks the backend); on jax and torch TensorFlow is
+made unimportable there, so a jax-only or torch-only install works.
 """
 
 import csv
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from experiments import __main__ as cli
 from experiments import bench
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GOAL_CASES = {
     "MinPooling2D 2x2/2",
@@ -22,45 +34,86 @@ GOAL_CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench")
-    assert bench.main(out, quick=True) == 0
-    with open(out / "bench.csv", newline="") as f:
+def _installed(name):
+    return importlib.util.find_spec(name) is not None
+
+
+BACKEND_PARAMS = [
+    pytest.param(b, marks=pytest.mark.skipif(not _installed(b), reason=f"{b} not installed"))
+    for b in bench.BACKENDS
+]
+
+
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
+def quick_run(request, tmp_path_factory):
+    backend = request.param
+    out = tmp_path_factory.mktemp(f"bench-{backend}")
+    argv = ["bench", "--quick", "--out", str(out)]
+    if backend != "tensorflow":
+        argv += ["--backend", backend]
+    block = "sys.modules['tensorflow'] = None\n" if backend != "tensorflow" else ""
+    code = f"import sys\n{block}from experiments.__main__ import main\nsys.exit(main({argv!r}))\n"
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    if backend != "tensorflow":
+        env["KERAS_BACKEND"] = "tensorflow"  # the flag must win over the environment
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    md_name, csv_name = bench.file_names(backend)
+    with open(out / csv_name, newline="") as f:
         rows = list(csv.DictReader(f))
-    return out, rows
+    return backend, out, rows
 
 
 def test_writes_only_the_two_files(quick_run):
-    out, _ = quick_run
-    assert sorted(p.name for p in out.iterdir()) == ["bench.csv", "bench.md"]
+    backend, out, _ = quick_run
+    names = sorted(p.name for p in out.iterdir())
+    stem = "bench" if backend == "tensorflow" else f"bench-{backend}"
+    assert names == [f"{stem}.csv", f"{stem}.md"]
 
 
-def test_csv_covers_every_case_mode_and_pass(quick_run):
-    _, rows = quick_run
+def test_every_case_has_a_goal_case_and_all_ranks():
     layer_cases = {(group, case) for group, case, *_ in bench._layer_cases()}
     assert {("2D", case) for case in GOAL_CASES} <= layer_cases
     assert {"1D", "3D"} <= {group for group, _ in layer_cases}
-    for group, case in layer_cases:
-        for mode in ("tf.function", "XLA"):
+    cnn_cases = {f"train step, {p} pooling" + (" p=3" if o else "") for p, o in bench.CNN_POOLINGS}
+    known = {case for _, case in layer_cases} | cnn_cases
+    assert set(bench.QUICK.cases) <= known  # the quick sample names real cases
+    assert set(bench.QUICK.slow_mode_cases) <= set(bench.QUICK.cases)
+    assert bench.FULL.cases is None
+    assert set(bench.FULL.slow_mode_cases) >= {c for c in GOAL_CASES}
+
+
+def test_csv_covers_the_quick_sample_in_every_mode_and_pass(quick_run):
+    backend, _, rows = quick_run
+    assert {r["backend"] for r in rows} == {backend}
+    assert {r["mode"] for r in rows} == set(bench.MODES[backend])
+    sample = set(bench.QUICK.cases)
+    for group, case, *_ in bench._layer_cases():
+        for mode in bench.MODES[backend]:
             for pass_ in ("forward", "forward+backward"):
                 key = (group, case, mode, pass_)
                 matching = [
                     r for r in rows if (r["group"], r["case"], r["mode"], r["pass"]) == key
                 ]
-                assert len(matching) == 1, key
+                timed = case in sample and (
+                    mode not in bench.SLOW_MODES or case in bench.QUICK.slow_mode_cases
+                )
+                assert len(matching) == (1 if timed else 0), key
     groups = {r["group"] for r in rows}
-    assert groups == {"1D", "2D", "3D", "torch", "digits CNN"}
+    assert {"1D", "2D", "3D", "digits CNN"} <= groups
     cnn = [r for r in rows if r["group"] == "digits CNN"]
-    assert len(cnn) == 2 * len(bench.CNN_POOLINGS)
+    fast_modes = [m for m in bench.MODES[backend] if m not in bench.SLOW_MODES]
+    assert {r["mode"] for r in cnn} == set(fast_modes)
     assert {r["baseline"] for r in cnn} == {"same model, max pooling"}
     torch_rows = [r for r in rows if r["group"] == "torch"]
-    assert len(torch_rows) == 4
-    assert all("lp_pool2d" in r["baseline"] for r in torch_rows)
+    if _installed("torch"):
+        assert len(torch_rows) == 2 * len(fast_modes)
+        assert all("lp_pool2d" in r["baseline"] for r in torch_rows)
 
 
 def test_csv_values_are_well_formed(quick_run):
-    _, rows = quick_run
+    _, _, rows = quick_run
     for r in rows:
         for key in ("candidate_ms", "baseline_ms", "ratio", "ratio_min", "ratio_max"):
             assert float(r[key]) > 0, (r, key)
@@ -76,20 +129,93 @@ def test_csv_values_are_well_formed(quick_run):
     assert goals["GlobalStochasticPooling2D train"] == "<= 1.50"
 
 
-def test_markdown_names_machine_and_lists_every_row(quick_run):
-    out, rows = quick_run
-    text = (out / "bench.md").read_text()
-    assert "tensorflow" in text and "cpu" in text and "gpu" in text
-    assert "--quick" in text
+def test_markdown_names_backend_modes_machine_and_lists_every_row(quick_run):
+    backend, out, rows = quick_run
+    text = (out / bench.file_names(backend)[0]).read_text()
+    assert f"({backend} backend)" in text and f"backend {backend}" in text
+    assert "cpu" in text and "gpu" in text and "keras" in text
+    for mode in bench.MODES[backend]:
+        assert f"{mode}: " in text
+    assert "--quick" in text and (backend == "tensorflow" or f"--backend {backend}" in text)
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + len(rows)  # header + one line per CSV row
-    for case in GOAL_CASES:
-        assert case in text
     assert "Goals met:" in text
 
 
-def test_main_reruns_itself_on_tensorflow_elsewhere(monkeypatch, tmp_path):
+def test_bad_backend_is_one_line_and_status_2():
+    result = subprocess.run([sys.executable, "-m", "experiments", "bench", "--backend", "mxnet"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "invalid choice: 'mxnet'" in lines[0], lines
+
+
+def test_bad_rounds_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "--rounds", "0"])
+    assert e.value.code == 2
+    assert "--rounds: must be a positive integer" in capsys.readouterr().err
+
+
+def test_cli_and_bench_agree_on_backends():
+    assert cli._BENCH_BACKENDS == bench.BACKENDS == tuple(bench.MODES)
+
+
+def test_main_rejects_an_unknown_backend():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        bench.main(quick=True, backend="mxnet")
+
+
+@pytest.mark.parametrize("backend", bench.BACKENDS)
+def test_main_reruns_itself_on_the_asked_backend(monkeypatch, tmp_path, backend):
     calls = []
-    monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append(env) or 0)
-    assert bench._rerun_on_tensorflow(str(tmp_path), True) == 0
-    assert calls[0]["KERAS_BACKEND"] == "tensorflow"
+    monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    assert bench._rerun_on(backend, str(tmp_path), True, None, 3) == 0
+    cmd, env = calls[0]
+    assert env["KERAS_BACKEND"] == backend
+    assert f"{backend!r}, 3)" in cmd[-1]
+
+
+# --- the timer's arithmetic, with fake clocks ---------------------------------------------
+
+
+def test_interleaving_cancels_a_linear_drift():
+    tick = [0]
+
+    def timer(per_call):
+        def time_block():
+            tick[0] += 1
+            return per_call * (1 + 0.1 * tick[0])  # the machine slows down steadily
+        return time_block
+
+    times_c, times_b, ratios = bench.interleaved_ratios(timer(3.0), timer(1.5), rounds=4)
+    assert len(ratios) == len(times_c) == len(times_b) == 4
+    assert ratios == pytest.approx([2.0] * 4)  # A B B A: the drift cancels in each round
+    assert times_c[0] == pytest.approx(3.0 * (1 + 0.1 * 2.5))  # mean of ticks 1 and 4
+
+
+def test_summary_is_medians_and_the_ratio_range():
+    cand_s, base_s, ratio, lo, hi = bench.summarize([3, 1, 2], [1, 1, 4], [3.0, 0.5, 1.0])
+    assert (cand_s, base_s, ratio, lo, hi) == (2, 1, 1.0, 0.5, 3.0)
+
+
+def test_compare_warms_up_then_times_interleaved_blocks():
+    calls = []
+    settings = bench.Settings(shape_1d=(1,), shape_2d=(1,), shape_3d=(1,), cnn_batch=1,
+                              rounds=3, warmup=2, block_s=0.0)
+    result = bench.compare(lambda x: calls.append(("c", x)), lambda x: calls.append(("b", x)),
+                           (1,), (2,), settings)
+    assert calls[:4] == [("c", 1), ("b", 2), ("c", 1), ("b", 2)]  # warm-up, then timing
+    assert calls.count(("c", 1)) == 2 + 2 + 2 * 3  # warm-up, calls_for probe, 2 per round
+    assert len(result) == 5 and result[3] <= result[2] <= result[4]
+
+
+def test_mode_list_and_slow_mode_filter():
+    assert bench.MODES["jax"] == ("jit",)
+    assert bench.MODES["torch"] == ("eager", "torch.compile")
+    assert bench._runs_in(bench.FULL, "torch.compile", "SoftPooling2D 2x2/2")
+    assert not bench._runs_in(bench.FULL, "torch.compile", "SoftPooling1D 2/2")
+    assert bench._runs_in(bench.FULL, "eager", "SoftPooling1D 2/2")
+    assert not bench._runs_in(bench.QUICK, "torch.compile", "LpPooling2D p=3 2x2/2")
+    assert bench._runs_in(bench.QUICK, "eager", "LpPooling2D p=3 2x2/2")
+    assert not bench._runs_in(bench.QUICK, "eager", "SoftPooling2D 2x2/2")
