@@ -6,7 +6,8 @@ There each unfused `keras.ops` element-wise op of a pooling is a full memory
 pass, which makes an Lp or SoftPool layer 5-15x slower than a built-in pool.
 `cluster(fn)` runs `fn` as one `tf.function(jit_compile=True)` (an XLA
 cluster: forward and gradient each fused) when it is called while TensorFlow
-traces a graph, and calls `fn` unchanged everywhere else: eagerly, on JAX and
+traces a graph that XLA does not compile already, and calls `fn` unchanged
+everywhere else: eagerly, inside `jit_compile=True` functions, on JAX and
 PyTorch, for symbolic `keras.Input` tensors, for inputs with unknown
 non-batch dimensions, on GPUs under op determinism (XLA's GPU kernels are not
 all deterministic), where TensorFlow was built without XLA, and when the
@@ -80,10 +81,23 @@ def cluster(fn=None, *, when=None):
 
 
 def _clusterable(tf, inputs):
-    if isinstance(inputs, keras.KerasTensor) or not _xla_usable(tf):
+    if isinstance(inputs, keras.KerasTensor) or _compiled_already() or not _xla_usable(tf):
         return False
     shape = getattr(inputs, "shape", None)
     return shape is not None and None not in tuple(shape)[1:]
+
+
+def _compiled_already():
+    """Tracing inside a `jit_compile=True` function: XLA compiles the whole of it.
+
+    (A nested cluster there would only add a function call, and with a seed
+    drawn outside it, a recompilation on every call.) TensorFlow's own test,
+    the one `tf.function` makes before it opens an XLA context.
+    """
+    from tensorflow.python.framework import ops as tf_ops
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
 
 
 def _xla_usable(tf):

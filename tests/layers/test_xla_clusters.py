@@ -95,6 +95,21 @@ def test_native_pooling_kernels_stay_out_of_clusters(clusters, rng, name):
     assert not _has_cluster(graph)
 
 
+@pytest.mark.parametrize("name", ["stochastic_pool training", "lp_pool p=3"])
+def test_no_nested_cluster_inside_an_xla_function(clusters, rng, name):
+    """Under jit_compile=True XLA compiles the whole function: a nested cluster
+    would only be a call boundary (with a seed drawn outside it, TensorFlow
+    recompiled it on every call: 3 s a step)."""
+    import tensorflow as tf
+
+    clusters(True)
+    x = tf.constant(rng.standard_normal(SHAPES[2]).astype("float32"))
+    compiled = tf.function(CLUSTERED[name], jit_compile=True)
+    graph = compiled.get_concrete_function(x).graph
+    assert not _has_cluster(graph)
+    np.testing.assert_allclose(compiled(x), tf.function(CLUSTERED[name])(x), rtol=1e-5, atol=1e-6)
+
+
 def test_trainable_p_gets_its_gradient_through_the_cluster(clusters, rng):
     """One SGD step of `model.fit` (a plain tf.function) moves p alike with and without."""
     x = rng.uniform(0.5, 2.0, size=(4, 8, 8, 2)).astype("float32")
