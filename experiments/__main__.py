@@ -4,8 +4,8 @@
         [--jobs N] [--lost-after S] [--retries N]        # N processes; distributed: experiments.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
-    python -m experiments bench [--backend B] [--out DIR] [--quick] [--rounds N]
-                                  # experiments.bench.main(out, quick, backend=B, rounds=N)
+    python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]
+                                  # experiments.bench.main(out, quick, backend=B, rounds=N, goals=...)
 
 The console script ``keras-pool-experiments`` is ``main``; CONFIG may also be
 the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
@@ -105,7 +105,8 @@ def _tune(args):
 def _bench(args):
     from . import bench
 
-    return bench.main(args.out, args.quick, backend=args.backend, rounds=args.rounds)
+    return bench.main(args.out, args.quick, backend=args.backend, rounds=args.rounds,
+                      goals=args.goals)
 
 
 def _positive_int(text):
@@ -152,6 +153,8 @@ def _parser():
                        "bench.md/.csv, or bench-jax.* / bench-torch.*)")
     bench.add_argument("--out", help=f"output folder (default: {_BENCH_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny shapes, few rounds")
+    bench.add_argument("--goals", action="store_true",
+                       help="only the rows with a goal (forward+backward, torch, CNN)")
     bench.add_argument("--rounds", type=_positive_int,
                        help="timed rounds per row (default: 9; 2 with --quick)")
     bench.set_defaults(handler=_bench)

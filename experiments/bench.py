@@ -1,6 +1,6 @@
 """Speed benchmark: keras_pool layers against the Keras built-ins of the same kind.
 
-    python -m experiments bench [--backend tensorflow|jax|torch] [--out DIR] [--quick]
+    python -m experiments bench [--backend tensorflow|jax|torch] [--out DIR] [--quick] [--goals]
                                 [--rounds N]
 
 Times forward and forward+backward (the input gradient for a random
@@ -172,6 +172,7 @@ class Settings:
     cases: tuple = None  # the cases timed (names as in the `case` column; None: all)
     slow_mode_cases: tuple = None  # of those, the cases timed in SLOW_MODES (None: all)
     quick: bool = False  # a smoke test (--quick), not a measurement
+    goals_only: bool = False  # --goals: only the rows with a goal (forward+backward, CNN)
 
 
 FULL = Settings(
@@ -480,7 +481,7 @@ def bench_layers(backend, modes, settings, log, only=None):
     for group, case, (cand_name, options), base_name, pool_args, training, goal in (
         _layer_cases()
     ):
-        if only and only not in f"[{group}] {case}":
+        if (only and only not in f"[{group}] {case}") or (settings.goals_only and goal is None):
             continue
         if not any(_runs_in(settings, mode, case) for mode in modes):
             continue
@@ -494,6 +495,8 @@ def bench_layers(backend, modes, settings, log, only=None):
             if not _runs_in(settings, mode, case):
                 continue
             for pass_, backward in (("forward", False), ("forward+backward", True)):
+                if settings.goals_only and not backward:
+                    continue
                 fn_c, state_c = pass_fn(candidate, training, backward, backend)
                 fn_b, state_b = pass_fn(baseline, training, backward, backend)
                 result = compare(
@@ -758,6 +761,8 @@ def command(backend, settings, rounds_given=False):
         words.append(f"--backend {backend}")
     if settings.quick:
         words.append("--quick")
+    if settings.goals_only:
+        words.append("--goals")
     if rounds_given:
         words.append(f"--rounds {settings.rounds}")
     return " ".join(words)
@@ -852,22 +857,24 @@ def file_names(backend):
     return f"{stem}.md", f"{stem}.csv"
 
 
-def _rerun_on(backend, out_dir, quick, only=None, rounds=None):
+def _rerun_on(backend, out_dir, quick, only=None, rounds=None, goals=False):
     """Keras is on another backend in this process: run the bench in a child."""
     code = (
-        f"import sys; from {__name__} import main; "
-        f"sys.exit(main({out_dir!r}, {bool(quick)!r}, {only!r}, {backend!r}, {rounds!r}))"
+        f"import sys; from {__name__} import main; sys.exit(main({out_dir!r}, {bool(quick)!r}, "
+        f"{only!r}, {backend!r}, {rounds!r}, {bool(goals)!r}))"
     )
     env = dict(os.environ, KERAS_BACKEND=backend)
     return subprocess.call([sys.executable, "-c", code], env=env)
 
 
-def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None):
+def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None, goals=False):
     """Run the benchmark on `backend`, write its two files into `out_dir`; returns 0.
 
     `only` (a substring of "[group] case", for development) times just the
     matching layer cases and skips the torch and CNN parts. `rounds` overrides
-    the number of timed rounds (9 in full runs).
+    the number of timed rounds (9 in full runs). `goals` times only the rows
+    that have a goal: the forward+backward layer rows, the torch row and the
+    CNN train steps (about a third of a full run).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
@@ -877,8 +884,8 @@ def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None
     import keras
 
     if keras.backend.backend() != backend:
-        return _rerun_on(backend, out_dir, quick, only, rounds)
-    settings = QUICK if quick else FULL
+        return _rerun_on(backend, out_dir, quick, only, rounds, goals)
+    settings = replace(QUICK if quick else FULL, goals_only=bool(goals))
     if rounds is not None:
         settings = replace(settings, rounds=int(rounds))
     os.makedirs(out_dir, exist_ok=True)

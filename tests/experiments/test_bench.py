@@ -219,3 +219,23 @@ def test_mode_list_and_slow_mode_filter():
     assert not bench._runs_in(bench.QUICK, "torch.compile", "LpPooling2D p=3 2x2/2")
     assert bench._runs_in(bench.QUICK, "eager", "LpPooling2D p=3 2x2/2")
     assert not bench._runs_in(bench.QUICK, "eager", "SoftPooling2D 2x2/2")
+
+
+def test_goals_times_only_the_rows_with_a_goal(tmp_path):
+    """`bench --goals` (TensorFlow, --quick shapes): the layer rows are the
+    forward+backward rows of cases with a goal, and the command says --goals."""
+    code = ("import sys\nfrom experiments.__main__ import main\n"
+            f"sys.exit(main(['bench', '--quick', '--goals', '--out', {str(tmp_path)!r}]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "bench.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    goals = {case for group, case, *_, goal in bench._layer_cases() if goal is not None}
+    layer_rows = [r for r in rows if r["group"] in ("1D", "2D", "3D")]
+    assert layer_rows and {r["case"] for r in layer_rows} == goals & set(bench.QUICK.cases)
+    assert {r["pass"] for r in layer_rows} == {"forward+backward"}
+    assert all(r["goal"] for r in layer_rows)
+    assert any(r["group"] == "digits CNN" for r in rows)
+    assert "--quick --goals" in (tmp_path / "bench.md").read_text()
