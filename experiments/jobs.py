@@ -91,7 +91,8 @@ def worker_env(slot, devices, port, environ=os.environ):
 def _processes(config_path, out_dir, jobs, port):
     """Start `jobs` workers of the chief on `port`; yield "is one still running?"; end them."""
     devices = gpu_devices()
-    command = [sys.executable, "-m", "experiments", "run", str(config_path),
+    # __package__: "experiments" in a checkout, "keras_pool_experiments" installed
+    command = [sys.executable, "-m", __package__, "run", str(config_path),
                "--out", str(out_dir)]
     procs = []
     try:
