@@ -632,7 +632,8 @@ def _compiled_cnn(pooling, lp_options, jit):
 CNN_JIT = {"tf.function": False, "XLA": True, "jit": True, "eager": False, "torch.compile": True}
 
 
-def bench_cnn(backend, modes, settings, log):
+def bench_cnn(backend, modes, settings, log, failed=None):
+    """The CNN train-step rows; a step that raises is listed in `failed`, not timed."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -653,7 +654,14 @@ def bench_cnn(backend, modes, settings, log):
                 continue
             baseline = baseline or _compiled_cnn("max", None, CNN_JIT[mode])
             candidate = _compiled_cnn(pooling, options, CNN_JIT[mode])
-            result = compare(step(candidate), step(baseline), batch, batch, settings)
+            try:
+                result = compare(step(candidate), step(baseline), batch, batch, settings)
+            except Exception as e:  # noqa: BLE001 - e.g. torch.compile giving up: report it
+                reason = f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+                log(f"[digits CNN] {case} | {mode}: failed: {reason}")
+                if failed is not None:
+                    failed.append(f"digits CNN {case} ({mode}): {reason}")
+                continue
             row = _row(
                 backend,
                 "digits CNN",
@@ -769,7 +777,7 @@ def command(backend, settings, rounds_given=False):
 
 
 def to_markdown(rows, info, settings, seconds, backend="tensorflow", unavailable=None,
-                rounds_given=False):
+                rounds_given=False, failed=()):
     unavailable = unavailable or {}
     quick = settings.quick
     modes = "; ".join(
@@ -831,6 +839,8 @@ def to_markdown(rows, info, settings, seconds, backend="tensorflow", unavailable
     if misses:
         lines += ["", "Missed goals:", ""]
         lines += [f"- {r.case} ({r.mode}, {r.pass_}): {r.ratio:.2f} vs {r.goal}" for r in misses]
+    if failed:
+        lines += ["", "Failed (raised, not timed):", ""] + [f"- {f}" for f in failed]
     return "\n".join(lines) + "\n"
 
 
@@ -892,7 +902,7 @@ def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None
     start = time.perf_counter()
     info = machine_info(backend)
     _log("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()))
-    unavailable = {}
+    unavailable, failed = {}, []
     for mode in MODES[backend]:
         reason = probe_mode(backend, mode)
         if reason:
@@ -902,13 +912,14 @@ def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None
     rows = bench_layers(backend, modes, settings, _log, only)
     if not only:
         rows += bench_torch(backend, modes, settings, _log)
-        rows += bench_cnn(backend, modes, settings, _log)
+        rows += bench_cnn(backend, modes, settings, _log, failed)
     seconds = time.perf_counter() - start
     md_name, csv_name = file_names(backend)
     _write_atomic(os.path.join(out_dir, csv_name), to_csv(rows))
     _write_atomic(
         os.path.join(out_dir, md_name),
-        to_markdown(rows, info, settings, seconds, backend, unavailable, rounds is not None),
+        to_markdown(rows, info, settings, seconds, backend, unavailable, rounds is not None,
+                    failed),
     )
     _log(f"Wrote {os.path.join(out_dir, md_name)} and {csv_name} ({seconds:.0f} s)")
     return 0

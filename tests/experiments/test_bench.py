@@ -239,3 +239,22 @@ def test_goals_times_only_the_rows_with_a_goal(tmp_path):
     assert all(r["goal"] for r in layer_rows)
     assert any(r["group"] == "digits CNN" for r in rows)
     assert "--quick --goals" in (tmp_path / "bench.md").read_text()
+
+
+def test_a_cnn_row_that_raises_is_reported_not_fatal(monkeypatch):
+    """torch.compile gave up on a CNN step in a full torch run: that row is
+    listed as failed in bench.md, and the bench goes on."""
+    import dataclasses
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("compiler gave up\non this step")
+
+    monkeypatch.setattr(bench, "compare", broken)
+    settings = dataclasses.replace(bench.QUICK, cases=("train step, avg pooling",))
+    failed, logged = [], []
+    rows = bench.bench_cnn("tensorflow", ["tf.function"], settings, logged.append, failed)
+    assert rows == []
+    assert failed == ["digits CNN train step, avg pooling (tf.function): "
+                      "RuntimeError: compiler gave up on this step"]
+    text = bench.to_markdown([], {"cpu": "x"}, settings, 1.0, failed=failed)
+    assert "Failed (raised, not timed):" in text and failed[0] in text
