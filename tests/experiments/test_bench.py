@@ -171,9 +171,10 @@ def test_main_reruns_itself_on_the_asked_backend(monkeypatch, tmp_path, backend)
     calls = []
     monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
     assert bench._rerun_on(backend, str(tmp_path), True, None, 3) == 0
-    cmd, env = calls[0]
+    assert bench._rerun_on(backend, str(tmp_path), True, None, 3, goals=True) == 0
+    (cmd, env), (goals_cmd, _) = calls
     assert env["KERAS_BACKEND"] == backend
-    assert f"{backend!r}, 3)" in cmd[-1]
+    assert f"{backend!r}, 3, False))" in cmd[-1] and f"{backend!r}, 3, True))" in goals_cmd[-1]
 
 
 # --- the timer's arithmetic, with fake clocks ---------------------------------------------

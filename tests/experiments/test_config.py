@@ -155,9 +155,11 @@ def test_mnist1d_config_has_regimes_from_1000_to_4000():
     assert any(f.train_size == 1000 for f in cfg.findings)
 
 
-def test_default_digits_config_has_global_heads_and_a_border_no_shift_clips():
+def test_default_digits_config_has_a_global_head_and_a_border_no_shift_clips():
     cfg = load_shipped("digits")
-    assert {"global_max", "global_avg"} <= {v.head for v in cfg.variants}
+    assert {"flatten", "global_max"} <= {v.head for v in cfg.variants}
+    assert {"none", "stride"} <= {v.pooling_label for v in cfg.variants}
+    assert {"global_max", "global_avg"} <= {v.head for v in load_shipped("mnist5k").variants}
     assert cfg.data.dataset == "digits"
     assert cfg.data.pad == config.border(cfg.model, cfg.eval.max_shift) > cfg.eval.max_shift
 
