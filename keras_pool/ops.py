@@ -351,9 +351,9 @@ def _uniform(shape, dtype, keys):
 
     `keys` (from `_draw_keys`) are the only `keras.random` draw, so the
     seed semantics are those of `keras.random` (reproducible for a seed;
-    fresh on each call with a `SeedGenerator`; safe under jit). The numbers are 24 bits of the
-    lowbias32 integer hash (C. Wellons) of index * odd key + key. Why not
-    `keras.random.uniform`: XLA's CPU generator costs ~0.4 us a number (0.4 s
+    fresh on each call with a `SeedGenerator`; safe under jit). The numbers
+    are 24 bits of the lowbias32 integer hash (C. Wellons) of index * odd
+    key + key. Why not `keras.random.uniform`: XLA's CPU generator costs ~0.4 us a number (0.4 s
     for the 1M windows of a (64, 32, 32, 64) input), while the hash fuses into
     the pooling for a few integer ops per window.
     """

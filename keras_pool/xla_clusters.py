@@ -24,10 +24,10 @@ Public API
     Decorator for a `keras_pool.ops` function whose first argument is the
     input tensor; `predicate(arguments)` (the call's arguments by name,
     defaults included) may keep a call out of the cluster, e.g. one that
-    runs a native pooling kernel, which is faster outside XLA on a CPU. Tensor and variable arguments become cluster inputs (a
-    trainable p, a mixing weight or a gate kernel get their gradients); the
-    others (sizes, strings, Python numbers, a `keras.random.SeedGenerator`)
-    key the cluster's traces.
+    runs a native pooling kernel, which is faster outside XLA on a CPU.
+    Tensor and variable arguments become cluster inputs (a trainable p gets
+    its gradient; drawn random keys pass in as a tensor); the others (sizes,
+    strings, Python numbers) key the cluster's traces.
 ``set_enabled(flag)``, ``enabled() -> bool``
     Switch clusters on or off process-wide (for comparisons and debugging).
 """

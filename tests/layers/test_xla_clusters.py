@@ -30,6 +30,7 @@ CLUSTERED = {  # op name -> call
     "global_lp_pool": lambda x: pool_ops.global_lp_pool(x, p=3.0),
     "global_stochastic_pool training": lambda x: pool_ops.global_stochastic_pool(
         x, training=True, seed=5),
+    "global_stochastic_pool inference": lambda x: pool_ops.global_stochastic_pool(x),
     "global_soft_pool": lambda x: pool_ops.global_soft_pool(x),
 }
 UNCLUSTERED = {  # native pooling kernels: faster outside XLA on a CPU
