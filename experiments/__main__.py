@@ -109,16 +109,6 @@ def _bench(args):
                       goals=args.goals)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
-    return value
-
-
 def _parser():
     parser = _Parser(prog=PROG,
                      description="Compare pooling choices in small CNNs.")
@@ -155,7 +145,7 @@ def _parser():
     bench.add_argument("--quick", action="store_true", help="tiny shapes, few rounds")
     bench.add_argument("--goals", action="store_true",
                        help="only the rows with a goal (forward+backward, torch, CNN)")
-    bench.add_argument("--rounds", type=_positive_int,
+    bench.add_argument("--rounds", type=_number(int, 1, "a positive integer"),
                        help="timed rounds per row (default: 9; 2 with --quick)")
     bench.set_defaults(handler=_bench)
     return parser

@@ -154,7 +154,7 @@ def test_bad_rounds_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench", "--rounds", "0"])
     assert e.value.code == 2
-    assert "--rounds: must be a positive integer" in capsys.readouterr().err
+    assert "--rounds: expected a positive integer, got '0'" in capsys.readouterr().err
 
 
 def test_cli_and_bench_agree_on_backends():
