@@ -3,7 +3,8 @@
 Min, Lp (GeM), stochastic, anti-aliased (BlurPool, MaxBlurPool), learned
 (mixed, gated) and SoftPool layers, windowed in 1D/2D/3D and global; their
 functional forms in `keras_pool.ops`; `keras_pool.registry` turns a name
-("lp", "maxblur", ...) into a layer.
+("lp", "maxblur", ...) into a layer; `swap_pooling` and `antialias` put them
+into models that already exist (pooling surgery).
 
 >>> import keras, keras_pool
 >>> model = keras.Sequential([
@@ -19,6 +20,7 @@ functional forms in `keras_pool.ops`; `keras_pool.registry` turns a name
 """
 
 from keras_pool import ops, registry
+from keras_pool.antialiasing import antialias
 from keras_pool.layers import (
     BlurPooling1D,
     BlurPooling2D,
@@ -57,6 +59,8 @@ from keras_pool.layers import (
     StochasticPooling2D,
     StochasticPooling3D,
 )
+
+from keras_pool.surgery import swap_pooling
 
 # Keras-style short aliases (as keras.layers.MaxPool2D for MaxPooling2D).
 MinPool1D, MinPool2D, MinPool3D = MinPooling1D, MinPooling2D, MinPooling3D

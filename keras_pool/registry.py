@@ -108,10 +108,20 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
                data_format=data_format, **options)
 
 
-def head(name, rank=2, data_format=None, **options):
+def head(name, rank=2, data_format=None, keepdims=False, **options):
     """A classifier head's pooling by name: one of `HEADS` ("flatten" is Flatten)."""
     if name == "flatten":
         _pick({"flatten": (None,) * 3}, "head", name, rank, options)
+        if keepdims:
+            raise ValueError("head 'flatten' has no `keepdims`. Received: keepdims=True")
         return keras.layers.Flatten(data_format=data_format)
     cls, options = _pick(_GLOBAL, "head", name, rank, options)
-    return cls(data_format=data_format, **options)
+    return cls(data_format=data_format, keepdims=keepdims, **options)
+
+
+def pooling_classes(name):
+    """The (1D, 2D, 3D) layer classes of a pooling or global head name."""
+    table = {**_WINDOWED, **_GLOBAL}
+    if name not in table:
+        raise ValueError(f"Unknown pooling {name!r}; allowed: {', '.join(table)}")
+    return table[name]
