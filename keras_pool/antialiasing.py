@@ -25,6 +25,7 @@ computes for every model without strided average pooling.
 import keras
 
 from keras_pool import layers as pool_layers
+from keras_pool import ops as pool_ops
 from keras_pool.surgery import Edit, check_model, clone_layer, leaf_layers, rebuild
 
 CONVOLUTIONS = (
@@ -164,10 +165,15 @@ class _Planner:
         rank = len(layer.strides)
         data_format = layer.data_format
         spatial = _spatial(layer, data_format)
-        cropping = tuple(
-            _grid_cropping(n, k, s, layer.padding, grid, layer.name)
-            for n, k, s in zip(spatial, window, layer.strides)
-        )
+        grids = [_grid_cropping(n, k, s, layer.padding, grid, layer.name)
+                 for n, k, s in zip(spatial, window, layer.strides)]
+        cropping = tuple((start, end) for start, end, _ in grids)
+        filter_size = tuple(self.filter_size if s > 1 else 1 for s in layer.strides)
+        try:  # a reflect that needs more cells than the map has: say where
+            pool_ops.blurred_shape((None, *(kept for *_, kept in grids), None), filter_size,
+                                   layer.strides, self.padding_mode, "channels_last")
+        except ValueError as error:
+            raise ValueError(f"antialias: at layer {layer.name!r}: {error}") from None
         common = {"dtype": layer.dtype_policy}
         out = []
         if any(c != (0, 0) for c in cropping):
@@ -180,7 +186,6 @@ class _Planner:
             if rank > 1:
                 args["data_format"] = data_format
             out.append(CROPPINGS[rank - 1](name=f"{layer.name}_crop", **args, **common))
-        filter_size = tuple(self.filter_size if s > 1 else 1 for s in layer.strides)
         out.append(BLURS[rank - 1](
             filter_size=filter_size, strides=layer.strides, padding_mode=self.padding_mode,
             data_format=data_format, name=name or f"{layer.name}_blurpool", **common,
@@ -206,8 +211,9 @@ def _spatial(layer, data_format):
 
 
 def _grid_cropping(n, k, s, padding, grid, name):
-    """(before, after) cells to crop so that subsampling by `s` from index 0
-    takes the cells the original strided layer took.
+    """(before, after, kept) cells: crop `before` and `after` so that
+    subsampling the `kept` cells by `s` from index 0 takes the cells the
+    original strided layer took.
 
     `grid` is "dense" (the layer's stride-1 output is subsampled) or
     "input" (its input is: a 1x1 convolution, or average pooling, sampled at
@@ -216,14 +222,14 @@ def _grid_cropping(n, k, s, padding, grid, name):
     """
     if n is not None:
         return _cropping(n, k, s, padding, grid)
-    answers = {_cropping(1000 * s + r, k, s, padding, grid) for r in range(s)}
+    answers = {_cropping(1000 * s + r, k, s, padding, grid)[:2] for r in range(s)}
     if len(answers) > 1:
         raise ValueError(
             f"antialias: layer {name!r} ({padding!r} padding, window {k}, stride {s}) "
             "samples a grid that depends on its input size, which is unknown. Give the "
             "model a fixed input size, e.g. rebuild it with `input_shape=(224, 224, 3)`."
         )
-    return answers.pop()
+    return (*answers.pop(), None)
 
 
 def _cropping(n, k, s, padding, grid):
@@ -241,7 +247,7 @@ def _cropping(n, k, s, padding, grid):
         length, dense_before = n, (k - 1) // 2
     start = dense_before - before
     end = max(length - start - count * s, 0)
-    return start, end
+    return start, end, length - start - end
 
 
 def _pointwise_chain_end(layer, parent):

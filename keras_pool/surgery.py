@@ -136,7 +136,15 @@ def _rebuild(model, edit, clones, pairs):
             outputs = extra(outputs)
         return outputs
 
-    return keras.models.clone_model(model, clone_function=clone, call_function=call)
+    # Inputs keep their layer names (clone_model names them after their tensors).
+    inputs = keras.tree.map_structure(
+        lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype,
+                              name=t._keras_history.operation.name),
+        model.input,
+    )
+    return keras.models.clone_model(
+        model, input_tensors=inputs, clone_function=clone, call_function=call
+    )
 
 
 def _pooling_kind(name_or_class, role):
@@ -235,7 +243,7 @@ def swap_pooling(model, source, target, **layer_kwargs):
                 window = {"strides": layer.strides, "data_format": layer.data_format}
         try:
             new = cls(**window, **layer_kwargs, **common)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise ValueError(
                 f"`target` {target!r} does not take the arguments of layer {layer.name!r} "
                 f"({type(layer).__name__}): {error}"

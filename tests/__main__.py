@@ -1,4 +1,4 @@
-"""`python -m tests`: the whole suite on TensorFlow; the layer tests and the docs tests
+"""`python -m tests`: the whole suite on TensorFlow; the layer, surgery and docs tests
 (docstring examples, README code blocks) on JAX and PyTorch.
 
 Each backend runs in its own pytest process (Keras picks its backend at
@@ -16,8 +16,8 @@ import time
 
 RUNS = [
     ("tensorflow", ["tests"]),
-    ("jax", ["tests/layers", "tests/docs"]),
-    ("torch", ["tests/layers", "tests/docs"]),
+    ("jax", ["tests/layers", "tests/surgery", "tests/docs"]),
+    ("torch", ["tests/layers", "tests/surgery", "tests/docs"]),
 ]
 
 
