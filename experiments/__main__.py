@@ -6,6 +6,8 @@
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
     python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]
                                   # experiments.bench.main(out, quick, backend=B, rounds=N, goals=...)
+    python -m experiments bench --surgery [--backend B] [--out DIR] [--quick] [--rounds N]
+                                  # experiments.bench_surgery.main: antialias overhead
 
 The console script ``keras-pool-experiments`` is ``main``; CONFIG may also be
 the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
@@ -103,6 +105,10 @@ def _tune(args):
 
 
 def _bench(args):
+    if args.surgery:
+        from . import bench_surgery
+
+        return bench_surgery.main(args.out, args.quick, backend=args.backend, rounds=args.rounds)
     from . import bench
 
     return bench.main(args.out, args.quick, backend=args.backend, rounds=args.rounds,
@@ -147,6 +153,9 @@ def _parser():
                        help="only the rows with a goal (forward+backward, torch, CNN)")
     bench.add_argument("--rounds", type=_number(int, 1, "a positive integer"),
                        help="timed rounds per row (default: 9; 2 with --quick)")
+    bench.add_argument("--surgery", action="store_true",
+                       help="instead: the train-step overhead of keras_pool.antialias on "
+                       "ResNet50 and MobileNetV2, beside antialiased-cnns' (surgery*.md)")
     bench.set_defaults(handler=_bench)
     return parser
 

@@ -1,0 +1,149 @@
+"""What anti-aliasing costs: the train step of `keras_pool.antialias(model)` over `model`.
+
+    python -m experiments bench --surgery [--backend tensorflow|jax|torch] [--rounds N] [--quick]
+
+For ResNet50 and MobileNetV2 (`keras.applications`, `weights=None`, 64x64x3,
+10 classes, batch 16, SGD), in each mode of the backend (TensorFlow: plain
+`tf.function` and XLA; JAX: jit; PyTorch: eager), the median over rounds of
+the train-step time of the anti-aliased model (`filter_size=4`) over the
+original model's, and over the anti-aliased model with `filter_size=1` (the
+same stride-1 layers, no blur). Beside them, in the same process with the same
+thread count, the peer's ratio: antialiased-cnns' own `resnet50(filter_size=4)`
+over `resnet50(filter_size=1)` (and `mobilenet_v2`) in PyTorch eager. Its
+`filter_size=1` model already runs its convolutions at stride 1, so the peer's
+ratio is the cost of its blur alone; ours "over filter_size=1" is the same
+quantity, "over the original" the whole cost of the conversion.
+
+Timing is `experiments.bench.compare` (interleaved rounds, A B B A). Writes
+`surgery[-<backend>].md` into the bench folder (default `runs/bench`), atomically.
+"""
+
+import os
+import time
+from dataclasses import replace
+
+from . import bench
+
+ARCHITECTURES = ("ResNet50", "MobileNetV2")
+PEERS = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}
+INPUT = (64, 64, 3)
+BATCH = 16
+CLASSES = 10
+SETTINGS = replace(bench.FULL, rounds=5, warmup=2, block_s=0.5)
+QUICK = replace(bench.QUICK, rounds=1, warmup=1, block_s=0.0)
+
+
+def _keras_step(model, mode):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(0.01),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=bench.CNN_JIT[mode])
+    return lambda x, y: model.train_on_batch(x, y, return_dict=False)
+
+
+def _application(name, size):
+    import keras
+
+    build = getattr(keras.applications, name)
+    return build(weights=None, input_shape=(size, size, 3), classes=CLASSES,
+                 classifier_activation=None)
+
+
+def _peer_step(name, filter_size):
+    import antialiased_cnns
+    import torch
+
+    net = getattr(antialiased_cnns, PEERS[name])(filter_size=filter_size, num_classes=CLASSES)
+    net.train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def measure(backend, modes, settings, size, log):
+    """Rows (architecture, mode, baseline, ratio, min, max, candidate ms, baseline ms)."""
+    import numpy as np
+
+    import keras_pool
+
+    rng = np.random.default_rng(0)
+    batch = (rng.random((BATCH, size, size, 3), dtype=np.float32),
+             rng.integers(0, CLASSES, BATCH))
+    rows = []
+    for name in ARCHITECTURES:
+        model = _application(name, size)
+        smooth = keras_pool.antialias(model, filter_size=4)
+        unblurred = keras_pool.antialias(model, filter_size=1)
+        for mode in modes:
+            for baseline, base_model in (("original", model), ("filter_size=1", unblurred)):
+                result = bench.compare(_keras_step(smooth, mode), _keras_step(base_model, mode),
+                                       batch, batch, settings)
+                rows.append((name, f"keras_pool ({backend}, {mode})", baseline, *result))
+                log(rows[-1])
+        peer = _peer_ratio(name, settings, size)
+        if peer is not None:
+            rows.append(peer)
+            log(peer)
+    return rows
+
+
+def _peer_ratio(name, settings, size):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(bench._torch_threads())
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand((BATCH, 3, size, size), generator=rng)
+    y = torch.randint(0, CLASSES, (BATCH,), generator=rng)
+    result = bench.compare(_peer_step(name, 4), _peer_step(name, 1), (x, y), (x, y), settings)
+    return (name, "antialiased-cnns (torch eager)", "filter_size=1", *result)
+
+
+def to_markdown(rows, info, seconds, command):
+    lines = [
+        "# Anti-aliasing overhead: train step of the anti-aliased model / baseline",
+        "",
+        f"Command: `{command}`; {seconds:.0f} s.",
+        "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()),
+        "",
+        "| model | implementation (mode) | over | ratio (median) | min-max | step ms | baseline ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, impl, baseline, cand, base, ratio, low, high in rows:
+        lines.append(f"| {name} | {impl} | {baseline} | {ratio:.2f} | {low:.2f}-{high:.2f} "
+                     f"| {cand * 1e3:.0f} | {base * 1e3:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(out_dir=None, quick=False, backend="tensorflow", rounds=None):
+    """Measure on the current Keras backend (`backend`) and write `surgery*.md`; returns 0."""
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise ValueError(f"Keras runs on {keras.backend.backend()}, not {backend}")
+    settings = QUICK if quick else SETTINGS
+    if rounds is not None:
+        settings = replace(settings, rounds=int(rounds))
+    size = INPUT[0]
+    out_dir = bench.DEFAULT_OUT if out_dir is None else os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    start = time.perf_counter()
+    info = bench.machine_info(backend)
+    modes = [m for m in bench.MODES[backend] if m not in bench.SLOW_MODES]
+    rows = measure(backend, modes, settings, size, print)
+    command = (f"python -m experiments bench --surgery --backend {backend}"
+               + (" --quick" if quick else "") + (f" --rounds {rounds}" if rounds else ""))
+    name = "surgery.md" if backend == "tensorflow" else f"surgery-{backend}.md"
+    path = os.path.join(out_dir, name)
+    bench._write_atomic(path, to_markdown(rows, info, time.perf_counter() - start, command))
+    print(f"Wrote {path}", flush=True)
+    return 0
