@@ -7,12 +7,14 @@ For ResNet50 and MobileNetV2 (`keras.applications`, `weights=None`, 64x64x3,
 `tf.function` and XLA; JAX: jit; PyTorch: eager), the median over rounds of
 the train-step time of the anti-aliased model (`filter_size=4`) over the
 original model's, and over the anti-aliased model with `filter_size=1` (the
-same stride-1 layers, no blur). Beside them, in the same process with the same
-thread count, the peer's ratio: antialiased-cnns' own `resnet50(filter_size=4)`
-over `resnet50(filter_size=1)` (and `mobilenet_v2`) in PyTorch eager. Its
-`filter_size=1` model already runs its convolutions at stride 1, so the peer's
-ratio is the cost of its blur alone; ours "over filter_size=1" is the same
-quantity, "over the original" the whole cost of the conversion.
+same stride-1 layers, no blur); for ResNet50 also with `skip_first=True`.
+Beside them, in the same process with the same thread count, the peer's
+ratio: antialiased-cnns' own `resnet50(filter_size=4)` over
+`resnet50(filter_size=1)` (its default `pool_only=True` keeps the stem conv
+strided; also `pool_only=False`) and `mobilenet_v2`, in PyTorch eager. Its
+`filter_size=1` models already run their convolutions at stride 1, so the
+peer's ratio is the cost of its blur alone; ours "over filter_size=1" is the
+same quantity, "over the original" the whole cost of the conversion.
 
 Timing is `experiments.bench.compare` (interleaved rounds, A B B A). Writes
 `surgery[-<backend>].md` into the bench folder (default `runs/bench`), atomically.
@@ -50,11 +52,13 @@ def _application(name, size):
                  classifier_activation=None)
 
 
-def _peer_step(name, filter_size):
+def _peer_step(name, filter_size, options):
     import antialiased_cnns
     import torch
 
-    net = getattr(antialiased_cnns, PEERS[name])(filter_size=filter_size, num_classes=CLASSES)
+    torch.manual_seed(0)
+    net = getattr(antialiased_cnns, PEERS[name])(filter_size=filter_size, num_classes=CLASSES,
+                                                 **options)
     net.train()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
 
@@ -80,22 +84,31 @@ def measure(backend, modes, settings, size, log):
     rows = []
     for name in ARCHITECTURES:
         model = _application(name, size)
-        smooth = keras_pool.antialias(model, filter_size=4)
-        unblurred = keras_pool.antialias(model, filter_size=1)
+        pairs = [("antialias(m)", keras_pool.antialias(model), "original", model),
+                 ("antialias(m)", keras_pool.antialias(model),
+                  "antialias(m, filter_size=1)", keras_pool.antialias(model, filter_size=1))]
+        if name == "ResNet50":  # the peer's default leaves the stem conv strided
+            pairs.append(("antialias(m, skip_first=True)",
+                          keras_pool.antialias(model, skip_first=True), "original", model))
         for mode in modes:
-            for baseline, base_model in (("original", model), ("filter_size=1", unblurred)):
+            for candidate, smooth, baseline, base_model in pairs:
                 result = bench.compare(_keras_step(smooth, mode), _keras_step(base_model, mode),
                                        batch, batch, settings)
-                rows.append((name, f"keras_pool ({backend}, {mode})", baseline, *result))
+                rows.append((name, f"keras_pool, {backend} {mode}", candidate, baseline, *result))
                 log(rows[-1])
-        peer = _peer_ratio(name, settings, size)
-        if peer is not None:
-            rows.append(peer)
-            log(peer)
+        for options in PEER_OPTIONS[name]:
+            peer = _peer_ratio(name, options, settings, size)
+            if peer is not None:
+                rows.append(peer)
+                log(peer)
     return rows
 
 
-def _peer_ratio(name, settings, size):
+# The peer's constructors: resnet50's default is pool_only=True (stem conv kept strided).
+PEER_OPTIONS = {"ResNet50": ({}, {"pool_only": False}), "MobileNetV2": ({},)}
+
+
+def _peer_ratio(name, options, settings, size):
     try:
         import torch
     except ImportError:
@@ -104,8 +117,11 @@ def _peer_ratio(name, settings, size):
     rng = torch.Generator().manual_seed(0)
     x = torch.rand((BATCH, 3, size, size), generator=rng)
     y = torch.randint(0, CLASSES, (BATCH,), generator=rng)
-    result = bench.compare(_peer_step(name, 4), _peer_step(name, 1), (x, y), (x, y), settings)
-    return (name, "antialiased-cnns (torch eager)", "filter_size=1", *result)
+    result = bench.compare(_peer_step(name, 4, options), _peer_step(name, 1, options),
+                           (x, y), (x, y), settings)
+    args = "".join(f", {k}={v}" for k, v in options.items())
+    return (name, "antialiased-cnns, torch eager", f"{PEERS[name]}(filter_size=4{args})",
+            f"{PEERS[name]}(filter_size=1{args})", *result)
 
 
 def to_markdown(rows, info, seconds, command):
@@ -115,12 +131,13 @@ def to_markdown(rows, info, seconds, command):
         f"Command: `{command}`; {seconds:.0f} s.",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()),
         "",
-        "| model | implementation (mode) | over | ratio (median) | min-max | step ms | baseline ms |",
-        "|---|---|---|---|---|---|---|",
+        "| model | library, mode | anti-aliased | over | ratio (median) | min-max "
+        "| step ms | baseline ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for name, impl, baseline, cand, base, ratio, low, high in rows:
-        lines.append(f"| {name} | {impl} | {baseline} | {ratio:.2f} | {low:.2f}-{high:.2f} "
-                     f"| {cand * 1e3:.0f} | {base * 1e3:.0f} |")
+    for name, impl, candidate, baseline, cand, base, ratio, low, high in rows:
+        lines.append(f"| {name} | {impl} | {candidate} | {baseline} | **{ratio:.2f}** "
+                     f"| {low:.2f}-{high:.2f} | {cand * 1e3:.0f} | {base * 1e3:.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -120,7 +120,10 @@ def _rebuild(model, edit, clones, pairs):
             layers += [*edited.before, new, *edited.after]
         source = model.inputs[0]
         inputs = keras.Input(batch_shape=source.shape, dtype=source.dtype)
-        return keras.Sequential([inputs, *layers], name=model.name, trainable=model.trainable)
+        new = keras.Sequential([inputs, *layers], name=model.name, trainable=model.trainable)
+        if model.compiled:  # as clone_model does for a Functional model
+            new.compile_from_config(model.get_compile_config())
+        return new
 
     def call(layer, *args, **kwargs):
         edited = edits.get(id(layer))
@@ -232,7 +235,7 @@ def swap_pooling(model, source, target, **layer_kwargs):
             window = {"pool_size": getattr(layer, "pool_size", layer.strides),
                       "strides": layer.strides, "padding": getattr(layer, "padding", "same"),
                       "data_format": layer.data_format}
-        common = {"name": layer.name, "dtype": layer.dtype_policy}
+        common = {"name": layer.name, "dtype": layer.dtype_policy, "trainable": layer.trainable}
         if target_name is None:
             cls = targets[0]
         else:

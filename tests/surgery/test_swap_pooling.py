@@ -162,3 +162,16 @@ def test_subclassed_model_says_why_and_what_to_do():
     net(np.zeros((1, 4, 4, 1), "float32"))
     with pytest.raises(ValueError, match="subclassed model.*cannot see or clone.*Functional"):
         keras_pool.swap_pooling(net, "max", "lp")
+
+
+def test_frozen_layers_stay_frozen_and_a_compiled_model_stays_compiled():
+    model = keras.Sequential([keras.Input((8, 8, 2)),
+                              keras.layers.Conv2D(3, 3, name="conv", trainable=False),
+                              keras.layers.MaxPooling2D(name="pool", trainable=False),
+                              keras.layers.Flatten(), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    new = keras_pool.swap_pooling(model, "max", "lp", p=2.0, trainable_p=True)
+    assert not new.get_layer("conv").trainable and not new.get_layer("pool").trainable
+    assert new.compiled and new.get_compile_config() == model.get_compile_config()
+    aa = keras_pool.antialias(model)
+    assert aa.compiled and not aa.get_layer("conv").trainable
