@@ -170,3 +170,23 @@ def test_two_level_draw_over_a_long_axis_follows_a_over_sum_a():
     observed = np.array([(draws == v).sum() for v in a])
     assert np.isin(draws, a).all()
     assert stats.chisquare(observed, a / a.sum() * len(draws)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("rank,filter_size,stride,mode", [
+    (rank, f, s, m) for rank in (1, 2) for f in (1, 2, 3, 4, 7) for s in (1, 2, 3)
+    for m in ("reflect", "replicate", "zero")
+])
+def test_native_depthwise_blur_matches_the_slice_filter(rng, rank, filter_size, stride, mode):
+    """The blur as one native depthwise convolution (PyTorch's path) against the slice
+    filter, on every backend: values and input gradients."""
+    x = rng.normal(size=(2,) + (11,) * rank + (3,)).astype("float32")
+    args = ((filter_size,) * rank, (stride,) * rank, mode)
+    y, g = value_and_grad(lambda v: pool_ops._blur(v, *args, native=True) ** 2, x)
+    y0, g0 = value_and_grad(lambda v: pool_ops._blur(v, *args, native=False) ** 2, x)
+    np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g, g0, rtol=1e-5, atol=1e-5)
+
+
+def test_blur_takes_the_native_path_only_where_it_is_faster():
+    assert pool_ops._native_blur(2) == (keras.backend.backend() == "torch")
+    assert not pool_ops._native_blur(3)
