@@ -69,20 +69,28 @@ class ConfigError(ValueError):
 def option(default, *, choices=None, low=None, high=None, choices_str=None):
     """A dataclass field with the checks `from_mapping` applies.
 
-    `choices` lists the allowed values; `low`/`high` bound numbers (each
+    `choices` lists the allowed values (the default is allowed too); `low`/`high` bound numbers (each
     element, for tuples); `choices_str` lists the strings a field typed
     ``int | str`` accepts besides numbers.
     """
     return dataclasses.field(
         default=default,
-        metadata={"choices": choices, "low": low, "high": high, "choices_str": choices_str},
+        metadata={"choices": choices, "low": low, "high": high, "choices_str": choices_str,
+                  "default": default},
     )
 
 
-DATASETS = ("digits", "mnist1d", "mnist5k",
+# Besides these, `data.dataset` takes any TFDS image-classification name.
+DATASETS = ("digits", "mnist1d", "mnist5k", "folder", "npz",
             "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn_cropped")
 EMBEDDED = ("digits", "mnist1d", "mnist5k")  # generated or shipped by a package: no download
+USER_DATA = ("folder", "npz")  # the user's own files, at data.path
+LAYOUTS = ("auto", "images", "signals")
 BASELINES = ("none", "stride")  # conv at full resolution / conv strided by pool_size
+ANTIALIAS = "antialias"  # Zhang's recipe (keras_pool.antialias) on the family's model
+FAMILIES = ("cnn", "vgg", "resnet", "application", "custom")
+DEFAULT_HEADS = {"cnn": "flatten", "vgg": "flatten", "resnet": "global_avg",
+                 "application": "global_avg", "custom": "global_avg"}
 DIRECTIONS = ("greater", "less")
 NORMALIZATIONS = ("unit", "standardize")
 OPTIMIZERS = ("adam", "sgd")
@@ -114,7 +122,10 @@ class Mnist1DConfig:
 class DataConfig:
     """Which images, how many, and how they are scaled (see `experiments.data`)."""
 
-    dataset: str = option("digits", choices=DATASETS)
+    dataset: str = "digits"  # one of DATASETS, or any TFDS image-classification name
+    path: str = ""  # "folder" / "npz": the folder or file (relative: to the config file)
+    layout: str = option("auto", choices=LAYOUTS)  # "npz": (N, L, C) arrays are "signals"
+    test_split: float = option(0.2, low=0.05, high=0.9)  # "folder" / "npz" without a test set
     data_dir: str = ""  # TFDS folder; "" means $TFDS_DATA_DIR or ~/tensorflow_datasets
     download: bool = False  # TFDS only: download when not prepared (needs internet)
     image_size: int = option(0, low=0)  # square resize; 0 keeps the native size
@@ -139,13 +150,21 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The CNN family: one conv block per entry of `filters`, each followed by pooling."""
+    """The model family (see `experiments.models`): one stage per entry of `filters`,
+    each closed by the variant's pooling."""
 
+    family: str = option("cnn", choices=FAMILIES)
     filters: tuple[int, ...] = option((16, 32), low=1)
     kernel_size: int = option(3, low=1)
     pool_size: int = option(2, low=1)
     dense_units: int = option(0, low=0)  # hidden dense layer before the classifier; 0 = none
     dropout: float = option(0.0, low=0.0, high=0.9)
+    convs_per_stage: int = option(2, low=1)  # "vgg"
+    blocks: int = option(1, low=1)  # "resnet": basic blocks per stage
+    bn_momentum: float = option(0.9, low=0.0, high=0.999)  # "vgg", "resnet" (PyTorch's 0.1)
+    application: str = ""  # "application": a keras.applications name, e.g. "ResNet50"
+    builder: str = ""  # "custom": "module:function" (module in the config's folder or on PYTHONPATH)
+    builder_dir: str = ""  # folder searched first for the builder's module ("": the config's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,8 +207,9 @@ class Variant:
     (pooling "lp" and/or head "global_lp"); None keeps the layer default.
     """
 
-    pooling: str | tuple[str, ...] = option("max", choices=registry.POOLINGS + BASELINES)
-    head: str = option("flatten", choices=registry.HEADS)
+    pooling: str | tuple[str, ...] = option(
+        "max", choices=registry.POOLINGS + BASELINES + (ANTIALIAS,))
+    head: str = option("", choices=registry.HEADS)  # default "": the family's (DEFAULT_HEADS)
     p: float | None = option(None, low=1.0)
     normalize: bool | None = None
     trainable_p: bool | None = None
@@ -200,7 +220,7 @@ class Variant:
         if self.name:
             return self.name
         text = self.pooling_label
-        if self.head != "flatten":
+        if self.head not in ("", "flatten"):
             text += f"+{self.head}"
         if self.p is not None:
             text += f"-p{self.p:g}"
@@ -292,8 +312,20 @@ def read_toml(path):
 
 
 def load(path):
-    """The validated `Config` in the TOML file at `path`."""
-    return parse(read_toml(path), source=str(path))
+    """The validated `Config` in the TOML file at `path`; a relative `data.path` and the
+    builder's folder are taken relative to the file's folder."""
+    config = parse(read_toml(path), source=str(path))
+    return with_base_dir(config, Path(path).resolve().parent)
+
+
+def with_base_dir(config, folder):
+    """`config` with a relative `data.path` and an unset `model.builder_dir` under `folder`."""
+    data, model = config.data, config.model
+    if data.path and not Path(data.path).is_absolute():
+        data = dataclasses.replace(data, path=str(Path(folder) / data.path))
+    if model.builder and not model.builder_dir:
+        model = dataclasses.replace(model, builder_dir=str(folder))
+    return dataclasses.replace(config, data=data, model=model)
 
 
 def parse(raw, source="config"):
@@ -374,12 +406,15 @@ def _variant(raw, where):
 
 def _check_config(config):
     stages = len(config.model.filters)
+    _check_data(config.data)
+    _check_family(config.model)
     for i, variant in enumerate(config.variants):
         if not isinstance(variant.pooling, str) and len(variant.pooling) != stages:
             raise ConfigError(
                 f"variants[{i}].pooling: {len(variant.pooling)} kinds for {stages} conv stages "
                 f"(model.filters); give one kind, or one per stage"
             )
+        check_expressible(variant, config.model.family, f"variants[{i}].pooling")
     labels = [v.label for v in config.variants]
     for i, label in enumerate(labels):
         if label in labels[:i]:
@@ -404,6 +439,68 @@ def _check_config(config):
         raise ConfigError("train.patience: early stopping needs data.validation_split > 0")
     for i, finding in enumerate(config.findings):
         _check_finding(finding, f"findings[{i}]", labels, config)
+
+
+def _check_data(cfg):
+    if cfg.dataset in USER_DATA and not cfg.path:
+        raise ConfigError(f"data.path: dataset {cfg.dataset!r} needs the path of its "
+                          f"{'folder' if cfg.dataset == 'folder' else '.npz file'}")
+    if cfg.path and cfg.dataset not in USER_DATA:
+        raise ConfigError(f"data.path: only used by dataset 'folder' or 'npz' "
+                          f"(this config has dataset {cfg.dataset!r})")
+    if cfg.dataset not in DATASETS and not _is_tfds_name(cfg.dataset):
+        raise ConfigError(f"data.dataset: unknown value {cfg.dataset!r}; allowed: "
+                          f"{', '.join(DATASETS)}, or a TFDS image-classification name")
+
+
+def _is_tfds_name(name):
+    """Whether TFDS knows `name` ("beans", "cifar10/config:3.0.2"), offline."""
+    if not re.fullmatch(r"[a-z0-9_]+(/[a-z0-9_.]+)?(:[0-9.]+)?", name):
+        return False
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:  # no TFDS here: data.load says what to install
+        return True
+    return re.split(r"[/:]", name)[0] in tfds.list_builders()
+
+
+def _check_family(model):
+    family = model.family
+    if family == "application":
+        if not model.application:
+            raise ConfigError("model.application: family 'application' needs a "
+                              "keras.applications name, e.g. \"ResNet50\"")
+        import keras
+
+        if not callable(getattr(keras.applications, model.application, None)):
+            raise ConfigError(f"model.application: unknown keras.applications model "
+                              f"{model.application!r} (e.g. ResNet50, MobileNetV2, VGG16)")
+    elif model.application:
+        raise ConfigError(f"model.application: only used by family 'application' "
+                          f"(this config has family {family!r})")
+    if family == "custom":
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", model.builder):
+            raise ConfigError(f"model.builder: family 'custom' needs \"module:function\", "
+                              f"got {model.builder!r}")
+    elif model.builder:
+        raise ConfigError(f"model.builder: only used by family 'custom' "
+                          f"(this config has family {family!r})")
+
+
+def check_expressible(variant, family, where):
+    """ConfigError for a variant that `family` cannot build."""
+    kinds = variant.kinds
+    if family in ("application", "custom") and not isinstance(variant.pooling, str):
+        raise ConfigError(f"{where}: family {family!r} takes one pooling per variant, "
+                          f"not one per stage")
+    if ANTIALIAS in kinds and len(kinds) > 1:
+        raise ConfigError(f"{where}: 'antialias' converts the whole model; give it alone")
+    if family == "application" and "none" in kinds:
+        raise ConfigError(f"{where}: family 'application' cannot express 'none' (its "
+                          f"subsampling is part of the architecture)")
+    if family == "custom" and "stride" in kinds:
+        raise ConfigError(f"{where}: family 'custom' cannot express 'stride' (the builder "
+                          f"places pooling layers; use 'none' or a pooling name)")
 
 
 def _check_finding(finding, where, labels, config):
@@ -486,7 +583,7 @@ def _scalar(value, kind, meta, name):
         raise ConfigError(f"{name}: expected {_TYPE_NAMES[kind]}, got {_show(value)}")
     value = float(value) if kind is float else value
     choices, low, high = meta.get("choices"), meta.get("low"), meta.get("high")
-    if choices is not None and value not in choices:
+    if choices is not None and value not in choices and value != meta.get("default"):
         allowed = ", ".join(str(c) for c in choices)
         raise ConfigError(f"{name}: unknown value {value!r}; allowed: {allowed}")
     if (low is not None and not value >= low) or (high is not None and not value <= high):

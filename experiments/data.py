@@ -1,4 +1,5 @@
-"""Examples for the experiments: embedded sets (digits, MNIST-1D, MNIST-5k) or a prepared TFDS copy.
+"""Examples for the experiments: embedded sets (digits, MNIST-1D, MNIST-5k), the user's own
+files (a folder of images, an .npz) or a prepared TFDS copy of any image-classification set.
 
 Public API
 ----------
@@ -18,6 +19,16 @@ Public API
     batched, prefetched ``tf.data.Dataset`` of ``(x, y)``; a seed shuffles
     (use it for "train"), `augment_shift` moves each example by a random
     shift of up to that many steps per axis (zero fill), fresh every epoch.
+``folder(cfg, split_seed=0)``, ``npz(cfg, split_seed=0)``
+    The user's data at ``cfg.path``: one subfolder of images per class (read by
+    ``keras.utils.image_dataset_from_directory``, grayscale or RGB as the files
+    are, at ``image_size`` or their own size), with ``train/`` and ``test/``
+    subfolders or split stratified by the split seed (``test_split``); or an
+    .npz with ``x_train``, ``y_train`` [, ``x_test``, ``y_test``]: images (N, H,
+    W[, C]) or signals (N, L[, C]) (``layout``), uint8 scaled by 255.
+    TFDS sets are read through their info: image and label keys, the class
+    count, images of varying size resized to ``image_size``, no test split ->
+    a stratified one.
 ``digits(split_seed=0) -> (x_train, y_train, x_test, y_test)``
     sklearn's 1,797 real 8x8 digits (values 0..16), stratified 75/25 with
     ``random_state=split_seed``: 1,347 train, 450 test images.
@@ -47,10 +58,11 @@ import dataclasses
 import functools
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import ConfigError
+from .config import DATASETS, ConfigError
 
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
@@ -126,10 +138,17 @@ def load(cfg, train_size=None, seed=None):
     elif cfg.dataset == "mnist1d":
         x_train, y_train, x_test, y_test = mnist1d(cfg.mnist1d, split_seed)
         num_classes, max_value = 10, 1.0
+    elif cfg.dataset == "folder":
+        (x_train, y_train, x_test, y_test), num_classes = folder(cfg, split_seed)
+        max_value = _TFDS_MAX
+    elif cfg.dataset == "npz":
+        (x_train, y_train, x_test, y_test), num_classes, max_value = npz(cfg, split_seed)
     else:
         (x_train, y_train, x_test, y_test), num_classes = _tfds(cfg)
         max_value = _TFDS_MAX
-    x_train, x_test = (_images(x, max_value, cfg.image_size, cfg.pad) for x in (x_train, x_test))
+    channels = cfg.dataset == "npz"  # npz() gives every array its channel axis
+    x_train, x_test = (_images(x, max_value, cfg.image_size, cfg.pad, channels)
+                       for x in (x_train, x_test))
     size = cfg.train_sizes[0] if train_size is None else train_size
     train, val = _split(len(x_train), cfg, size, split_seed)
     arrays = {
@@ -211,23 +230,167 @@ def mnist1d(args, split_seed=0):
     return _stratified(x, y, 1.0 - args.train_split, split_seed)
 
 
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _class_folders(root):
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise ConfigError(f"data.path: {root} needs one subfolder of images per class; "
+                          f"found {len(classes)} ({', '.join(classes) or 'none'})")
+    return classes
+
+
+def _read_folder(root, classes, size):
+    """(images as uint8-range float32 (N, H, W, C), labels) of one class-per-subfolder folder."""
+    files = sorted(f for c in classes for f in (root / c).rglob("*")
+                   if f.suffix.lower() in _IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"data.path: no image files ({', '.join(_IMAGE_SUFFIXES)}) "
+                          f"under {root}")
+    from PIL import Image
+
+    with Image.open(files[0]) as first:
+        native, mode = first.size[::-1], first.mode
+    color = "grayscale" if mode in ("L", "LA", "1", "I", "I;16", "F") else "rgb"
+    ds = keras.utils.image_dataset_from_directory(
+        root, labels="inferred", label_mode="int", class_names=classes, color_mode=color,
+        image_size=(size, size) if size else native, shuffle=False, batch_size=256,
+        interpolation="bilinear", verbose=False)
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def folder(cfg, split_seed=0):
+    """Images in one subfolder per class under `cfg.path` (or its train/ and test/), as
+    ((x_train, y_train, x_test, y_test), num_classes); values 0..255."""
+    from pathlib import Path
+
+    root = Path(cfg.path)
+    if not root.is_dir():
+        raise ConfigError(f"data.path: folder {root} not found")
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        classes = _class_folders(root / "train")
+        if _class_folders(root / "test") != classes:
+            raise ConfigError(f"data.path: {root}/train and {root}/test have different "
+                              f"class folders")
+        x_train, y_train = _read_folder(root / "train", classes, cfg.image_size)
+        x_test, y_test = _read_folder(root / "test", classes, cfg.image_size)
+        return (x_train, y_train, x_test, y_test), len(classes)
+    classes = _class_folders(root)
+    x, y = _read_folder(root, classes, cfg.image_size)
+    return _stratified(x, y, cfg.test_split, split_seed), len(classes)
+
+
+def npz(cfg, split_seed=0):
+    """Arrays x_train, y_train [, x_test, y_test] of the .npz at `cfg.path`, as
+    ((x_train, y_train, x_test, y_test), num_classes, 1.0): uint8 arrays are scaled by
+    255, others kept as they are."""
+    from pathlib import Path
+
+    path = Path(cfg.path)
+    if not path.is_file():
+        raise ConfigError(f"data.path: file {path} not found")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            found = {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"data.path: {path} is not a readable .npz file: {error}") from None
+    missing = [k for k in ("x_train", "y_train") if k not in found]
+    if missing or ("x_test" in found) != ("y_test" in found):
+        raise ConfigError(f"data.path: {path} needs arrays x_train and y_train (and x_test "
+                          f"with y_test, or neither); it has {', '.join(sorted(found))}")
+    xs = [found["x_train"]] + ([found["x_test"]] if "x_test" in found else [])
+    ys = [np.asarray(found["y_train"]).reshape(-1)]
+    ys += [np.asarray(found["y_test"]).reshape(-1)] if "y_test" in found else []
+    for x, y, split in zip(xs, ys, ("train", "test")):
+        if len(x) != len(y) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise ConfigError(f"data.path: {path}: y_{split} must hold one integer label "
+                              f">= 0 per example of x_{split}")
+        if not np.issubdtype(x.dtype, np.number) or x.ndim not in (2, 3, 4):
+            raise ConfigError(f"data.path: {path}: x_{split} must be numbers shaped (N, L[, C]) "
+                              f"or (N, H, W[, C]); got {x.dtype} {x.shape}")
+    signals = cfg.layout == "signals" or (cfg.layout == "auto" and xs[0].ndim == 2)
+    if signals and xs[0].ndim == 4:
+        raise ConfigError(f"data.layout: 'signals' are (N, L[, C]); x_train is {xs[0].shape}")
+    if signals and xs[0].ndim == 2:
+        xs = [x[..., None] for x in xs]  # (N, L) -> (N, L, 1)
+    elif not signals and xs[0].ndim == 3:
+        xs = [x[..., None] for x in xs]  # (N, H, W) -> (N, H, W, 1)
+    num_classes = int(max(y.max() for y in ys)) + 1
+    if len(np.unique(ys[0])) < 2:
+        raise ConfigError(f"data.path: {path}: y_train has fewer than two classes")
+    xs = [x / 255.0 if x.dtype == np.uint8 else x for x in xs]  # each array by its own dtype
+    if len(xs) == 1:
+        return _stratified(xs[0], ys[0], cfg.test_split, split_seed), num_classes, 1.0
+    return (xs[0], ys[0], xs[1], ys[1]), num_classes, 1.0
+
+
+def _supervised_keys(info, name):
+    """(image key, label key) of a TFDS image-classification set, from its info."""
+    import tensorflow_datasets as tfds
+
+    features = info.features
+    if info.supervised_keys and len(info.supervised_keys) == 2:
+        image, label = info.supervised_keys
+        if isinstance(image, str) and isinstance(label, str):
+            return image, label
+    images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    labels = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
+    if not images or not labels:
+        raise ConfigError(f"data.dataset: TFDS set {name!r} is not image classification "
+                          f"(no image and class-label features: {', '.join(features)})")
+    return images[0], labels[0]
+
+
+def tfds_splits(info):
+    """("train", "test"), or ("train",) for a set that has no test split (its info lists
+    its splits once prepared; an empty list, as under TFDS's mock_data, means both)."""
+    names = set(info.splits.keys())
+    if names and "train" not in names:
+        raise ConfigError(f"data.dataset: TFDS set {info.name!r} has no 'train' split "
+                          f"(it has {', '.join(sorted(names))})")
+    return ("train",) if names and "test" not in names else ("train", "test")
+
+
 def _tfds(cfg):
     """Train and test arrays of a prepared TFDS dataset, and its class count."""
     import tensorflow_datasets as tfds
 
     root = cfg.data_dir or os.environ.get("TFDS_DATA_DIR") or None
-    builder = tfds.builder(cfg.dataset, data_dir=root)
+    try:
+        builder = tfds.builder(cfg.dataset, data_dir=root)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ConfigError(f"data.dataset: unknown dataset {cfg.dataset!r}; allowed: "
+                          f"{', '.join(DATASETS)} or a TFDS image-classification "
+                          f"name (tfds.list_builders())") from None
     # Looking for dataset_info.json first spares TFDS's warning about a missing folder.
     if not (builder.data_path / "dataset_info.json").exists() or not builder.is_prepared():
         if not cfg.download:
             raise DataUnavailable(_not_prepared(cfg.dataset, root or tfds.core.constants.DATA_DIR))
         builder.download_and_prepare()
+    image, label = _supervised_keys(builder.info, cfg.dataset)
+    varying = None in builder.info.features[image].shape[:2]
+    if varying and not cfg.image_size:
+        raise ConfigError(f"data.image_size: TFDS set {cfg.dataset!r} has images of varying "
+                          f"size; set data.image_size to resize them to one")
+
+    def pairs(example):
+        x = example[image]
+        if varying:  # resized here, so that examples batch
+            x = tf.image.resize(x, (cfg.image_size,) * 2, antialias=True)
+        return {image: x, label: example[label]}
+
     arrays = []
-    for split in ("train", "test"):
-        batches = list(tfds.as_numpy(builder.as_dataset(split=split, as_supervised=True)
-                                     .batch(10_000)))
-        arrays += [np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])]
-    return tuple(arrays), builder.info.features["label"].num_classes
+    for split in tfds_splits(builder.info):
+        ds = builder.as_dataset(split=split).map(pairs)
+        batches = list(tfds.as_numpy(ds.batch(10_000)))
+        arrays += [np.concatenate([b[image] for b in batches]),
+                   np.concatenate([b[label] for b in batches])]
+    if len(arrays) == 2:  # no test split: a stratified one from train
+        arrays = list(_stratified(*arrays, cfg.test_split, cfg.split_seed
+                                  if isinstance(cfg.split_seed, int) else 0))
+    return tuple(arrays), builder.info.features[label].num_classes
 
 
 def _not_prepared(name, root):
@@ -240,11 +403,12 @@ def _not_prepared(name, root):
     )
 
 
-def _images(x, max_value, size, pad):
+def _images(x, max_value, size, pad, channels=False):
     """Float32 channels-last examples scaled by `max_value`; images resized to `size` if set;
-    every spatial axis zero-padded by `pad`. (N, L) arrays are signals, (N, H, W[, C]) images."""
+    every spatial axis zero-padded by `pad`. (N, L) arrays are signals, (N, H, W[, C]) images;
+    with `channels`, the last axis is already the channels ((N, L, C) signals)."""
     x = np.asarray(x, dtype="float32") / max_value
-    if x.ndim in (2, 3):
+    if x.ndim in (2, 3) and not channels:
         x = x[..., None]  # one channel: (N, L, 1) or (N, H, W, 1); TFDS has its channels
     if size and x.ndim == 4 and x.shape[1:3] != (size, size):
         x = tf.image.resize(x, (size, size), method="bilinear", antialias=True).numpy()

@@ -1,4 +1,33 @@
-"""The small CNN family, with every pooling stage and the head chosen by name.
+"""The model families, each with the variant's pooling where it subsamples.
+
+``model.family`` (``config.ModelConfig``):
+
+- ``"cnn"`` (default): ``build_model`` below, one conv per stage.
+- ``"vgg"``: per stage, ``convs_per_stage`` x [Conv (same, no bias) -> BatchNorm
+  -> ReLU], closed by the variant's pooling ("stride": the stage's last conv
+  strided by ``pool_size``; "none": no subsampling); then the head.
+- ``"resnet"``: a CIFAR-style residual network: a conv-BN-ReLU stem, then per
+  stage ``blocks`` basic blocks (two 3x3 conv-BN, identity or 1x1-conv-BN
+  shortcut). The first block of every stage after the first downsamples:
+  "stride" with its first conv and a 1x1 shortcut conv at stride
+  ``pool_size`` (the usual ResNet); a pooling name with those convs at stride
+  1, each followed (main path: after its ReLU) by that pooling; "none" keeps
+  full resolution. The head is a global average unless the variant names one.
+- ``"application"``: ``keras.applications.<model.application>(weights=None,
+  include_top=False)`` then the head and a Dense classifier; "stride" is the
+  model as it is, a pooling name swaps its max pooling
+  (``keras_pool.swap_pooling``).
+- ``"custom"``: ``model.builder = "module:function"``, called as
+  ``build(input_shape, num_classes, *, pooling, head, seed)``; ``pooling(**window)``
+  returns a new pooling layer of the variant (``keras.layers.Identity`` for
+  "none"), ``head()`` the variant's head. It returns an uncompiled
+  ``keras.Model`` that outputs logits.
+
+In every family, pooling "antialias" is the family's model (with max pooling for
+cnn, vgg and custom; with strided convolutions for resnet; as it is for
+application) converted by ``keras_pool.antialias``: Zhang 2019's recipe, weights
+kept. BatchNormalization uses ``model.bn_momentum`` (0.9, PyTorch's default:
+Keras's 0.99 lags far behind in runs of a few hundred steps).
 
 Public API
 ----------
@@ -19,7 +48,9 @@ dropout=0.0, seed=0) -> keras.Model``
     go to the Lp layers. The weighted layers are named ``conv1, conv2, ..,
     hidden, logits``.
 ``from_config(variant, model_cfg, input_shape, num_classes, seed) -> keras.Model``
-    The same, from a ``config.Variant`` and ``config.ModelConfig``.
+    The model of `variant` in the family of ``config.ModelConfig``; a variant
+    the family cannot build, a builder that cannot be imported or returns
+    something else than a model, raise ``ConfigError``.
 
 Paired initialisation: every layer that draws random numbers gets its own
 seed, derived from (`seed`, the layer's role, its index) and nothing else.
@@ -28,10 +59,16 @@ dense kernels when their heads give the same feature size), whatever pooling
 sits between them or in which order layers draw from the global RNG.
 """
 
+import importlib
+import sys
+
 import keras
 import numpy as np
 
+import keras_pool
 from keras_pool import registry
+
+from .config import ANTIALIAS, DEFAULT_HEADS, ConfigError
 
 _CONV, _DENSE, _POOL, _DROPOUT = range(4)
 
@@ -69,7 +106,14 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
         if kinds[i] not in BASELINES:
             x = registry.pooling(kinds[i], rank=rank, pool_size=pool_size,
                                  **_options(kinds[i], lp_options, seed, i))(x)
-    x = registry.head(head, rank=rank, **_options(head, lp_options, seed, len(filters)))(x)
+    outputs = _classifier(x, num_classes, rank, head, lp_options, seed, len(filters),
+                          dense_units, dropout)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def _classifier(x, num_classes, rank, head, lp_options, seed, index, dense_units=0, dropout=0.0):
+    """head -> [Dropout] -> [Dense(dense_units, relu)] -> Dense(num_classes) logits."""
+    x = registry.head(head, rank=rank, **_options(head, lp_options, seed, index))(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=layer_seed(seed, _DROPOUT), name="dropout")(x)
     if dense_units:
@@ -77,21 +121,196 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
             dense_units, activation="relu", name="hidden",
             kernel_initializer=keras.initializers.GlorotUniform(layer_seed(seed, _DENSE, 0)),
         )(x)
-    outputs = keras.layers.Dense(
+    return keras.layers.Dense(
         num_classes, name="logits",
         kernel_initializer=keras.initializers.GlorotUniform(layer_seed(seed, _DENSE, 1)),
     )(x)
-    return keras.Model(inputs, outputs, name="cnn")
 
 
 def from_config(variant, model_cfg, input_shape, num_classes, seed):
-    """`build_model` for a `config.Variant` under a `config.ModelConfig`."""
+    """The model of `variant` in the family `model_cfg.family` (see the module docstring)."""
+    family = model_cfg.family
+    head = variant.head or DEFAULT_HEADS[family]
+    if variant.pooling == ANTIALIAS:
+        plain = {"resnet": "stride", "application": "stride"}.get(family, "max")
+        model = from_config(_replace(variant, pooling=plain, head=head), model_cfg,
+                            input_shape, num_classes, seed)
+        try:
+            return keras_pool.antialias(model)
+        except ValueError as error:
+            raise ConfigError(f"variant {variant.label!r}: {error}") from None
+    kinds = (variant.kinds * len(model_cfg.filters) if len(variant.kinds) == 1
+             else variant.kinds)
+    build = {"cnn": _cnn, "vgg": _vgg, "resnet": _resnet, "application": _application,
+             "custom": _custom}[family]
+    return build(input_shape, num_classes, kinds, head, variant.lp_options, model_cfg, seed)
+
+
+def _replace(variant, **changes):
+    import dataclasses
+
+    return dataclasses.replace(variant, **changes)
+
+
+def _cnn(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
     return build_model(
-        input_shape, num_classes, pooling=variant.pooling, head=variant.head,
-        lp_options=variant.lp_options, filters=model_cfg.filters,
-        kernel_size=model_cfg.kernel_size, pool_size=model_cfg.pool_size,
-        dense_units=model_cfg.dense_units, dropout=model_cfg.dropout, seed=seed,
+        input_shape, num_classes, pooling=list(kinds), head=head, lp_options=lp_options,
+        filters=cfg.filters, kernel_size=cfg.kernel_size, pool_size=cfg.pool_size,
+        dense_units=cfg.dense_units, dropout=cfg.dropout, seed=seed,
     )
+
+
+class _Layers:
+    """Seeded conv / BN / pooling layers of one model, numbered in creation order."""
+
+    def __init__(self, rank, cfg, lp_options, seed):
+        self.rank, self.cfg, self.lp_options, self.seed = rank, cfg, lp_options, seed
+        self.convs = self.pools = 0
+
+    def conv(self, x, filters, kernel_size, strides=1, name=None):
+        conv = (keras.layers.Conv1D, keras.layers.Conv2D)[self.rank - 1]
+        self.convs += 1
+        return conv(filters, kernel_size, strides=strides, padding="same", use_bias=False,
+                    name=name, kernel_initializer=keras.initializers.HeNormal(
+                        layer_seed(self.seed, _CONV, self.convs)))(x)
+
+    def bn(self, x, name=None):
+        return keras.layers.BatchNormalization(momentum=self.cfg.bn_momentum, name=name)(x)
+
+    def pool(self, x, kind, name=None):
+        self.pools += 1
+        options = _options(kind, self.lp_options, self.seed, self.pools - 1)
+        layer = registry.pooling(kind, rank=self.rank, pool_size=self.cfg.pool_size, **options)
+        return layer(x)
+
+
+def _rank(input_shape, family):
+    rank = len(input_shape) - 1
+    if rank not in (1, 2):
+        raise ConfigError(f"model.family {family!r}: inputs must be (length, channels) or "
+                          f"(height, width, channels); got {input_shape}")
+    return rank
+
+
+def _vgg(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
+    rank = _rank(input_shape, "vgg")
+    make = _Layers(rank, cfg, lp_options, seed)
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for i, (width, kind) in enumerate(zip(cfg.filters, kinds), start=1):
+        for j in range(1, cfg.convs_per_stage + 1):
+            last = j == cfg.convs_per_stage
+            strides = cfg.pool_size if last and kind == "stride" else 1
+            x = make.conv(x, width, cfg.kernel_size, strides, name=f"stage{i}_conv{j}")
+            x = make.bn(x, name=f"stage{i}_bn{j}")
+            x = keras.layers.ReLU(name=f"stage{i}_relu{j}")(x)
+        if kind not in ("none", "stride"):
+            x = make.pool(x, kind)
+    outputs = _classifier(x, num_classes, rank, head, lp_options, seed, len(cfg.filters),
+                          cfg.dense_units, cfg.dropout)
+    return keras.Model(inputs, outputs, name="vgg")
+
+
+def _resnet(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
+    rank = _rank(input_shape, "resnet")
+    make = _Layers(rank, cfg, lp_options, seed)
+    inputs = keras.Input(input_shape)
+    x = make.conv(inputs, cfg.filters[0], cfg.kernel_size, name="stem_conv")
+    x = keras.layers.ReLU(name="stem_relu")(make.bn(x, name="stem_bn"))
+    for i, (width, kind) in enumerate(zip(cfg.filters, kinds), start=1):
+        for b in range(1, cfg.blocks + 1):
+            down = kind if i > 1 and b == 1 else "none"
+            x = _basic_block(make, x, width, down, f"stage{i}_block{b}")
+    outputs = _classifier(x, num_classes, rank, head, lp_options, seed, len(cfg.filters),
+                          cfg.dense_units, cfg.dropout)
+    return keras.Model(inputs, outputs, name="resnet")
+
+
+def _basic_block(make, x, width, down, name):
+    """Two 3x3 conv-BN; `down` ("none", "stride" or a pooling name) subsamples."""
+    k, s = make.cfg.kernel_size, make.cfg.pool_size
+    strides = s if down == "stride" else 1
+    pooled = down not in ("none", "stride")
+    main = make.conv(x, width, k, strides, name=f"{name}_conv1")
+    main = keras.layers.ReLU(name=f"{name}_relu1")(make.bn(main, name=f"{name}_bn1"))
+    if pooled:
+        main = make.pool(main, down)
+    main = make.bn(make.conv(main, width, k, name=f"{name}_conv2"), name=f"{name}_bn2")
+    shortcut = x
+    if down != "none" or x.shape[-1] != width:
+        if pooled:
+            shortcut = make.pool(shortcut, down)
+        shortcut = make.conv(shortcut, width, 1, strides, name=f"{name}_shortcut")
+        shortcut = make.bn(shortcut, name=f"{name}_shortcut_bn")
+    x = keras.layers.Add(name=f"{name}_add")([main, shortcut])
+    return keras.layers.ReLU(name=f"{name}_out")(x)
+
+
+def _application(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
+    (kind,) = set(kinds)
+    if len(input_shape) != 3:
+        raise ConfigError(f"model.application {cfg.application!r} needs images "
+                          f"(height, width, channels); the data gives {input_shape}")
+    keras.utils.set_random_seed(seed)  # the same initial weights for every variant
+    try:
+        base = getattr(keras.applications, cfg.application)(
+            weights=None, include_top=False, input_shape=tuple(input_shape))
+        if kind != "stride":
+            options = _options(kind, lp_options, seed, 0)
+            base = keras_pool.swap_pooling(base, "max", kind, **options)
+    except ValueError as error:
+        message = " ".join(str(error).split())
+        raise ConfigError(f"model.application {cfg.application!r} with pooling {kind!r}: "
+                          f"{message}") from None
+    inputs = keras.Input(input_shape)
+    outputs = _classifier(base(inputs), num_classes, 2, head, lp_options, seed, 1,
+                          cfg.dense_units, cfg.dropout)
+    return keras.Model(inputs, outputs, name=cfg.application.lower())
+
+
+def load_builder(cfg):
+    """The function named by `cfg.builder` ("module:function"); ConfigError if it cannot be had."""
+    module_name, function = cfg.builder.split(":")
+    folder = cfg.builder_dir
+    try:
+        if folder and folder not in sys.path:
+            sys.path.insert(0, folder)
+        module = importlib.import_module(module_name)
+    except Exception as error:  # noqa: BLE001 - any import failure is the config's
+        raise ConfigError(f"model.builder: cannot import {module_name!r} (from "
+                          f"{folder or 'PYTHONPATH'}): {type(error).__name__}: {error}") from None
+    build = getattr(module, function, None)
+    if not callable(build):
+        raise ConfigError(f"model.builder: {module_name!r} has no function {function!r}")
+    return build
+
+
+def _custom(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
+    (kind,) = set(kinds)
+    rank = len(input_shape) - 1
+    counter = iter(range(10**6))
+
+    def pooling(**window):
+        if kind == "none":
+            return keras.layers.Identity()
+        options = _options(kind, lp_options, seed, next(counter))
+        try:
+            return registry.pooling(kind, rank=rank, **window, **options)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.builder: pooling({window}) for {kind!r}: {error}") from None
+
+    def make_head():
+        return registry.head(head, rank=rank, **_options(head, lp_options, seed, 0))
+
+    model = load_builder(cfg)(tuple(input_shape), num_classes, pooling=pooling, head=make_head,
+                              seed=seed)
+    if not isinstance(model, keras.Model):
+        raise ConfigError(f"model.builder: {cfg.builder} returned {type(model).__name__}, "
+                          f"not a keras.Model")
+    if tuple(model.output_shape) != (None, num_classes):
+        raise ConfigError(f"model.builder: {cfg.builder} outputs {model.output_shape}; "
+                          f"expected logits of shape (None, {num_classes})")
+    return model
 
 
 def _options(name, lp_options, seed, index):

@@ -305,6 +305,29 @@ def band(values):
     return mean, min(max(low, 0.0), 1.0), min(max(high, 0.0), 1.0)
 
 
+# 16 distinct colours (tab20 without its two greys and two pale pairs), each with
+# its own marker and a line style: a variant keeps one style in every plot of a run.
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+            "#c49c94", "#dbdb8d")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "8", "H", "1")
+_LINES = ("-", "--", "-.", ":")
+
+
+def styles(variants):
+    """variant -> matplotlib keyword arguments (color, marker, linestyle), in the given
+    order; distinct for up to 16 variants, then repeating colours with new line styles."""
+    return {v: {"color": _COLOURS[i % len(_COLOURS)], "marker": _MARKERS[i % len(_MARKERS)],
+                "linestyle": _LINES[(i + i // len(_COLOURS)) % len(_LINES)]}
+            for i, v in enumerate(variants)}
+
+
+def _legend_outside(ax, **kwargs):
+    """A legend to the right of the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              fontsize="small", **kwargs)
+
+
 def plot(rows, history, out_dir, baseline=None):
     """Write the PNG plots into `out_dir`; returns their paths.
 
@@ -327,16 +350,18 @@ def plot(rows, history, out_dir, baseline=None):
     history = [h for h in history if _missing(h.get("train_size"))
                or int(h["train_size"]) == sizes[-1]]
     note = _note(largest, sizes)
+    style = styles(_by_variant(rows))
     paths = [
         _learning_curves(plt, history, groups, note, out_dir / "learning_curves.png", baseline),
         _bars(plt, rows, sizes, "generalization_gap", "train - test accuracy",
-              out_dir / "generalization_gap.png"),
-        _shift_lines(plt, groups, largest[0], note, out_dir / "accuracy_vs_shift.png"),
+              out_dir / "generalization_gap.png", style),
+        _shift_lines(plt, groups, largest[0], note, out_dir / "accuracy_vs_shift.png", style),
         _bars(plt, rows, sizes, "shift_consistency", "shift consistency",
-              out_dir / "shift_consistency.png"),
+              out_dir / "shift_consistency.png", style),
     ]
     if len(sizes) > 1:
-        paths.append(_size_lines(plt, rows, sizes, out_dir / "accuracy_vs_train_size.png"))
+        paths.append(_size_lines(plt, rows, sizes, out_dir / "accuracy_vs_train_size.png",
+                                 style))
     return paths
 
 
@@ -352,7 +377,7 @@ def _note(rows, sizes):
 
 def _save(plt, fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps a legend outside the axes
     plt.close(fig)
     return path
 
@@ -402,8 +427,9 @@ def _mean_curves(history, variant):
     return steps, mean("val_accuracy"), mean("accuracy")
 
 
-def _bars(plt, rows, sizes, metric, label, path):
-    """Bars per variant (one colour per training-set size): mean, 95% CI, seeds as dots."""
+def _bars(plt, rows, sizes, metric, label, path, style):
+    """Bars per variant: mean, 95% CI, seeds as dots; in the variant's colour, or with
+    several training-set sizes one colour per size and the variant's colour as edge."""
     variants = list(_by_variant(rows))
     width = 0.8 / len(sizes)
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(variants) * len(sizes) ** 0.5 + 2), 4))
@@ -416,19 +442,21 @@ def _bars(plt, rows, sizes, metric, label, path):
             mean, _, low, high = mean_ci(values)
             err = None if math.isnan(low) else [[mean - low], [high - mean]]
             x = i + (k - (len(sizes) - 1) / 2) * width
-            ax.bar(x, mean, width=width * 0.9, yerr=err, capsize=3, color=f"C{k}", alpha=0.6,
+            colour = style[variant]["color"]
+            ax.bar(x, mean, width=width * 0.9, yerr=err, capsize=3, alpha=0.7,
+                   color=f"C{k}" if len(sizes) > 1 else colour, edgecolor=colour, linewidth=2,
                    label=f"train size {size}" if i == 0 and len(sizes) > 1 else None)
             ax.plot([x] * len(values), values, "k.", alpha=0.7, ms=3)
     ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
     ax.set(ylabel=label, title=f"{label} (mean of {_seed_count(rows)} seeds; "
                                "whiskers: 95% CI, dots: seeds)")
     if len(sizes) > 1:
-        ax.legend(fontsize="small")
+        _legend_outside(ax)
     ax.grid(axis="y", alpha=0.3)
     return _save(plt, fig, path)
 
 
-def _shift_lines(plt, groups, first_row, note, path):
+def _shift_lines(plt, groups, first_row, note, path, style):
     panels = [(shift_columns(first_row), "shift (zero fill; images: both axes, diagonal)")]
     if axis_shift_columns(first_row):
         panels.append((axis_shift_columns(first_row), "shift along one axis (zero fill)"))
@@ -438,7 +466,7 @@ def _shift_lines(plt, groups, first_row, note, path):
         shifts = [int(c.rsplit("_", 1)[1]) for c in columns]
         for variant, runs in groups.items():
             bands = [band([r[c] for r in runs.values()]) for c in columns]
-            line, = ax.plot(shifts, [b[0] for b in bands], "o-", label=variant)
+            line, = ax.plot(shifts, [b[0] for b in bands], label=variant, ms=5, **style[variant])
             if not any(math.isnan(b[1]) for b in bands):
                 ax.fill_between(shifts, [b[1] for b in bands], [b[2] for b in bands],
                                 color=line.get_color(), alpha=0.15)
@@ -447,11 +475,11 @@ def _shift_lines(plt, groups, first_row, note, path):
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("test accuracy")
-    axes[0][-1].legend(fontsize="small")
+    _legend_outside(axes[0][-1], ncol=1 if len(groups) <= 12 else 2)
     return _save(plt, fig, path)
 
 
-def _size_lines(plt, rows, sizes, path):
+def _size_lines(plt, rows, sizes, path, style):
     fig, ax = plt.subplots(figsize=(7, 4.4))
     for variant in _by_variant(rows):
         points = []
@@ -462,7 +490,7 @@ def _size_lines(plt, rows, sizes, path):
         if not points:
             continue
         xs, means, lows, highs = zip(*points)
-        line, = ax.plot(xs, means, "o-", label=variant)
+        line, = ax.plot(xs, means, label=variant, ms=5, **style[variant])
         if not any(math.isnan(v) for v in lows):
             ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.12)
     ax.set(xlabel="training-set size", ylabel="test accuracy",
@@ -470,7 +498,7 @@ def _size_lines(plt, rows, sizes, path):
                  "band: 95% CI)")
     ax.set_xticks(sizes)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", ncol=2)
+    _legend_outside(ax, ncol=1 if len(style) <= 12 else 2)
     return _save(plt, fig, path)
 
 

@@ -53,6 +53,7 @@ where the shapes agree (``experiments.models``).
 
 import dataclasses
 import math
+from pathlib import Path
 
 import keras_tuner
 
@@ -69,9 +70,11 @@ _NOT_IN_TUNE = ("seeds", "baseline", "variants", "findings")
 class Space:
     """``[tune.space]``: the choices a search draws from."""
 
-    pooling: tuple[str, ...] = option(registry.POOLINGS, choices=registry.POOLINGS)
+    # "antialias": Zhang's recipe on the family's model (with per_stage = false only)
+    pooling: tuple[str, ...] = option(registry.POOLINGS,
+                                      choices=registry.POOLINGS + (config.ANTIALIAS,))
     per_stage: bool = True
-    head: tuple[str, ...] = option(("flatten",), choices=registry.HEADS)
+    head: tuple[str, ...] = option(("",), choices=("",) + registry.HEADS)  # "": the family's
     pool_size: tuple[int, ...] | None = option(None, low=1)
     p: tuple[float, ...] = option((1.0, 8.0), low=1.0)
     p_sampling: str = option("log", choices=("linear", "log"))
@@ -97,9 +100,11 @@ def load(path):
     """The base harness config and the `Tune` of the tuning TOML file at `path`."""
     raw = config.read_toml(path)
     try:
-        return _parse(raw)
+        base, tune = _parse(raw)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+    # data.path and the model builder's folder are relative to the tuning file
+    return config.with_base_dir(base, Path(path).resolve().parent), tune
 
 
 def _parse(raw):
@@ -130,6 +135,12 @@ def _check(base, tune):
             raise ConfigError("tune.space.learning_rate: must be > 0 (it is log-sampled)")
     if not base.data.validation_split:
         raise ConfigError("data.validation_split: must be > 0; trials are scored on validation")
+    if config.ANTIALIAS in space.pooling and space.per_stage and len(base.model.filters) > 1:
+        raise ConfigError("tune.space.pooling: 'antialias' converts the whole model; set "
+                          "tune.space.per_stage = false to search it")
+    for kind in space.pooling:
+        config.check_expressible(config.Variant(pooling=kind), base.model.family,
+                                 "tune.space.pooling")
     if tune.tuner == "hyperband" and base.train.epochs < 2:
         raise ConfigError("train.epochs: hyperband needs >= 2 (it is hyperband's max_epochs)")
     if len(base.data.train_sizes) > 1:

@@ -47,7 +47,7 @@ import keras
 
 from . import data as data_lib
 from . import metrics, report, train
-from .config import ConfigError
+from .config import DEFAULT_HEADS, ConfigError
 
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
@@ -183,7 +183,8 @@ def _one_run(cfg, variant, seed, data, log_dir=None):
     keras.backend.clear_session()
     return {
         "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling_label,
-        "head": variant.head, "p": variant.p, "seed": seed, "train_size": len(data.x_train),
+        "head": variant.head or DEFAULT_HEADS[cfg.model.family], "p": variant.p,
+        "seed": seed, "train_size": len(data.x_train),
         "test_size": len(data.x_test), **scores, "epochs": fitted.epochs,
         "best_epoch": fitted.best_epoch, "epoch_budget": cfg.train.epochs,
         "hit_budget": int(fitted.hit_budget), "train_seconds": fitted.seconds,

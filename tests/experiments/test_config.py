@@ -42,7 +42,7 @@ def test_config_is_frozen():
     ({"train": {"epochs": True}}, "train.epochs: expected an integer, got True (boolean)"),
     ({"train": {"epochs": 0}}, "train.epochs: 0 is out of range; allowed: >= 1"),
     ({"data": {"validation_split": 0.8}}, "data.validation_split: 0.8 is out of range; allowed: [0.0, 0.5]"),
-    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist1d, mnist5k, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped"),
+    ({"data": {"dataset": "imagenet"}}, "data.dataset: unknown value 'imagenet'; allowed: digits, mnist1d, mnist5k, folder, npz, mnist, fashion_mnist, cifar10, cifar100, svhn_cropped, or a TFDS image-classification name"),
     ({"data": {"train_size": [100, 100]}}, "data.train_size: expected distinct sizes, got [100, 100]"),
     ({"data": {"train_size": [100, -1]}}, "data.train_size[1]: -1 is out of range; allowed: >= 0"),
     ({"data": {"split_seed": "seeds"}}, "data.split_seed: unknown value 'seeds'; allowed: an integer or 'seed'"),
@@ -157,7 +157,8 @@ def test_mnist1d_config_has_regimes_from_1000_to_4000():
 
 def test_default_digits_config_has_a_global_head_and_a_border_no_shift_clips():
     cfg = load_shipped("digits")
-    assert {"flatten", "global_max"} <= {v.head for v in cfg.variants}
+    assert {"flatten", "global_max"} <= {v.head or config.DEFAULT_HEADS["cnn"]
+                                         for v in cfg.variants}
     assert {"none", "stride"} <= {v.pooling_label for v in cfg.variants}
     assert {"global_max", "global_avg"} <= {v.head for v in load_shipped("mnist5k").variants}
     assert cfg.data.dataset == "digits"

@@ -190,3 +190,14 @@ def test_train_size_plot_has_one_line_per_variant_with_clipped_bands(monkeypatch
     assert list(ax.get_lines()[0].get_xdata()) == [100, 400]
     tops = [path.vertices[:, 1].max() for c in ax.collections for path in c.get_paths()]
     assert max(tops) <= 1.0 and "mean of 3 seeds" in ax.get_title()
+
+
+def test_plot_styles_are_distinct_for_16_variants_and_the_same_in_every_plot():
+    names = [f"variant{i}" for i in range(16)]
+    style = report.styles(names)
+    assert len({s["color"] for s in style.values()}) == 16
+    assert len({s["marker"] for s in style.values()}) == 16
+    assert report.styles(names) == style  # one variant, one style, every call
+    more = report.styles(names + ["extra"])
+    assert (more["extra"]["color"], more["extra"]["linestyle"]) != (
+        style["variant0"]["color"], style["variant0"]["linestyle"])

@@ -119,7 +119,7 @@ def test_trial_config_drops_unused_lp_options_and_collapses_equal_stages(tmp_pat
     values = {"pooling_1": "max", "pooling_2": "max", "head": "flatten", "p": 3.0,
               "trainable_p": True}
     (variant,) = search_space.trial_config(base, tune, values).variants
-    assert variant == config.Variant(pooling="max")
+    assert variant == config.Variant(pooling="max", head="flatten")
     assert not search_space.used("p", values) and search_space.used("head", values)
     assert search_space.used("p", {**values, "head": "global_lp"})
 
