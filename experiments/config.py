@@ -37,13 +37,15 @@ Schema (every key optional; defaults below)::
     [data.mnist1d] num_samples=5000 train_split=0.8 ... seed=42  (get_dataset_args)
     [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
     [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001 patience=0
+              monitor="val_loss" steps=0 eval_every=0 steps_per_execution=1
               augment_shift=0 deterministic=true jit_compile=false distribution="none"
               verbose=1 tensorboard=false
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
     [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
                  (pooling may list one kind per conv stage: ["max", "lp"]; besides the
                  registry's kinds, "none" and "stride" are the no-pooling baselines)
-    [[findings]] name a b metric="test_accuracy" direction="greater" train_size=0 source=""
+    [[findings]] name a b metric="test_accuracy" direction="greater" train_size=0
+                 versus_size=0 source=""
 
 ``border(model_cfg, max_shift) -> int``
     The zero border ``data.pad = "auto"`` resolves to.
@@ -95,6 +97,7 @@ DIRECTIONS = ("greater", "less")
 NORMALIZATIONS = ("unit", "standardize")
 OPTIMIZERS = ("adam", "sgd")
 DISTRIBUTIONS = ("none", "mirrored")
+MONITORS = ("val_loss", "val_accuracy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,9 +178,15 @@ class TrainConfig:
     batch_size: int = option(64, low=1)
     optimizer: str = option("adam", choices=OPTIMIZERS)  # "sgd" has momentum 0.9
     learning_rate: float = option(1e-3, low=0.0)
-    # early stopping on validation loss, best weights restored (epochs = the budget);
+    # early stopping on `monitor`, best weights restored (epochs = the budget);
     # 0 = off (train all epochs)
     patience: int = option(0, low=0)
+    monitor: str = option("val_loss", choices=MONITORS)  # what early stopping watches
+    # > 0: the budget in optimizer steps instead of epochs (the training set repeats,
+    # reshuffled each pass); history is recorded every `eval_every` steps
+    steps: int = option(0, low=0)
+    eval_every: int = option(0, low=0)  # with `steps`: steps per history point (0 = one pass)
+    steps_per_execution: int = option(1, low=1)  # Keras: steps per compiled call (speed only)
     augment_shift: int = option(0, low=0)  # random shifts up to k during training (0 = off)
     deterministic: bool = True  # TensorFlow op determinism (bit-repeatable on one machine)
     jit_compile: bool = False  # XLA; TensorFlow allows it only with deterministic = false
@@ -265,6 +274,9 @@ class Finding:
     metric: str = "test_accuracy"
     direction: str = option("greater", choices=DIRECTIONS)
     train_size: int = option(0, low=0)
+    # > 0: the claim is about the margin: (a - b at train_size) - (a - b at versus_size),
+    # paired by seed, is `direction` than 0 (e.g. the margin shrinks with more data)
+    versus_size: int = option(0, low=0)
     source: str = ""
 
 
@@ -437,6 +449,8 @@ def _check_config(config):
         raise ConfigError(f"data.train_size: expected distinct sizes, got {list(sizes)}")
     if config.train.patience and not config.data.validation_split:
         raise ConfigError("train.patience: early stopping needs data.validation_split > 0")
+    if config.train.eval_every and not config.train.steps:
+        raise ConfigError("train.eval_every: only used with train.steps > 0")
     for i, finding in enumerate(config.findings):
         _check_finding(finding, f"findings[{i}]", labels, config)
 
@@ -519,6 +533,10 @@ def _check_finding(finding, where, labels, config):
     sizes = config.data.train_sizes
     if finding.train_size and finding.train_size not in sizes:
         raise ConfigError(f"{where}.train_size: {finding.train_size} is not one of "
+                          f"data.train_size {list(sizes)}")
+    if finding.versus_size and (not finding.train_size or finding.versus_size not in sizes
+                                or finding.versus_size == finding.train_size):
+        raise ConfigError(f"{where}.versus_size: needs train_size and another of "
                           f"data.train_size {list(sizes)}")
 
 

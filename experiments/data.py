@@ -102,12 +102,15 @@ class Data:
         """`(x, y)` of "train", "val" or "test"."""
         return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
 
-    def pipeline(self, split, batch_size, seed=None, augment_shift=0):
-        """Batches of `split`, cached and prefetched; shuffled each epoch if `seed` is set."""
+    def pipeline(self, split, batch_size, seed=None, augment_shift=0, repeat=False):
+        """Batches of `split`, cached and prefetched; shuffled each epoch if `seed` is set;
+        with `repeat`, endless (reshuffled on every pass)."""
         x, y = self.arrays(split)
         ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
         if seed is not None:
             ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
         if augment_shift:
             ds = _augment(ds, augment_shift, 0 if seed is None else seed)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -2,7 +2,9 @@
 
 A config lists claims as ``[[findings]]`` (``config.Finding``): variant `a`
 has a greater (or less) `metric` than variant `b`, at one training-set size
-or at every one. For each claim and regime the paired differences a - b over
+or at every one; or, with ``versus_size``, a's margin over b is greater (or
+less) at ``train_size`` than at ``versus_size`` (the paired quantity is then
+the difference of the two margins, per seed). For each claim and regime the paired differences a - b over
 the seeds both variants ran with give a mean, a 95% t-interval and n, and a
 verdict:
 
@@ -49,19 +51,29 @@ def judge(claims, rows):
     for claim in claims:
         sizes = [claim.train_size] if claim.train_size else regimes(rows)
         for size in sizes:
-            at = [r for r in rows if int(r["train_size"]) == size]
-            a = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.a}
-            b = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.b}
-            diffs = [a[s] - b[s] for s in sorted(set(a) & set(b))
-                     if not (math.isnan(a[s]) or math.isnan(b[s]))]
+            margins = _margins(claim, rows, size)
+            if claim.versus_size:  # the margin at train_size minus the one at versus_size
+                other = _margins(claim, rows, claim.versus_size)
+                margins = {s: margins[s] - other[s] for s in set(margins) & set(other)}
+            diffs = [margins[s] for s in sorted(margins)]
             mean, _, low, high = mean_ci(diffs) if diffs else (math.nan,) * 4
+            shown = f"{size} vs {claim.versus_size}" if claim.versus_size else size
             judged.append({
                 "name": claim.name, "a": claim.a, "b": claim.b, "metric": claim.metric,
-                "direction": claim.direction, "train_size": size, "source": claim.source,
+                "direction": claim.direction, "train_size": shown, "source": claim.source,
                 "n": len(diffs), "mean": mean, "low": low, "high": high,
                 "verdict": verdict(low, high, claim.direction),
             })
     return judged
+
+
+def _margins(claim, rows, size):
+    """seed -> a - b of `claim.metric` at training-set size `size` (NaNs left out)."""
+    at = [r for r in rows if int(r["train_size"]) == size]
+    a = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.a}
+    b = {int(r["seed"]): r[claim.metric] for r in at if r["variant"] == claim.b}
+    return {s: a[s] - b[s] for s in set(a) & set(b)
+            if not (math.isnan(a[s]) or math.isnan(b[s]))}
 
 
 def _num(value):

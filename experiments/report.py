@@ -419,8 +419,10 @@ def _mean_curves(history, variant):
     epochs = [h for h in history if h["variant"] == variant]
     steps = sorted({int(h["epoch"]) for h in epochs})
 
-    def mean(key):
-        return [float(np.nanmean([h[key] for h in epochs if h["epoch"] == e])) for e in steps]
+    def mean(key):  # NaN where no run has the value (no validation set: no val_accuracy)
+        values = [[h.get(key, math.nan) for h in epochs if h["epoch"] == e] for e in steps]
+        return [float(np.nanmean(v)) if not all(map(_missing, v)) else math.nan
+                for v in values]
 
     if not steps:
         return [], [], []

@@ -186,7 +186,8 @@ def _one_run(cfg, variant, seed, data, log_dir=None):
         "head": variant.head or DEFAULT_HEADS[cfg.model.family], "p": variant.p,
         "seed": seed, "train_size": len(data.x_train),
         "test_size": len(data.x_test), **scores, "epochs": fitted.epochs,
-        "best_epoch": fitted.best_epoch, "epoch_budget": cfg.train.epochs,
+        "best_epoch": fitted.best_epoch,
+        "epoch_budget": train.budget(cfg.train, len(data.x_train))[0],
         "hit_budget": int(fitted.hit_budget), "train_seconds": fitted.seconds,
         "history": fitted.history,
     }

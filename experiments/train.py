@@ -17,13 +17,16 @@ Public API
     Build (inside the strategy scope), compile and fit one variant;
     ``Fitted(model, history, epochs, seconds, best_epoch, hit_budget)`` where
     history maps "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch
-    lists. With ``train.patience = k`` training stops once validation loss has
-    not improved for k epochs and the weights of the best epoch are restored
+    lists. With ``train.patience = k`` training stops once ``train.monitor``
+    (validation loss, or validation accuracy) has not improved for k epochs
+    and the weights of the best epoch are restored
     (``train.epochs`` is then the budget); ``epochs`` is the number trained,
     ``best_epoch`` the one whose weights are kept, ``hit_budget`` whether the
     budget ended training (the run may not have converged). With
     ``train.augment_shift = k`` every training example is shifted at random
-    by up to k steps per axis, afresh each epoch.
+    by up to k steps per axis, afresh each epoch. With ``train.steps = n`` the
+    budget is n optimizer steps over the repeated training set, recorded in
+    "epochs" of ``train.eval_every`` steps (``budget``).
     With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
     into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
 
@@ -40,6 +43,7 @@ import keras
 import tensorflow as tf
 
 from . import models
+from .config import ConfigError
 from .runtime import fit_verbose
 
 
@@ -89,6 +93,7 @@ def compile_model(model, train_cfg):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
         jit_compile=train_cfg.jit_compile,
+        steps_per_execution=train_cfg.steps_per_execution,
     )
 
 
@@ -98,29 +103,47 @@ def fit(variant, cfg, data, seed, log_dir=None):
     with strategy_scope(cfg.train.distribution):
         model = models.from_config(variant, cfg.model, data.input_shape, data.num_classes, seed)
         compile_model(model, cfg.train)
-    batch = cfg.train.batch_size
+    batch, monitor = cfg.train.batch_size, cfg.train.monitor
     validation = data.pipeline("val", batch) if len(data.x_val) else None
     callbacks = []
     early_stopping = bool(cfg.train.patience) and validation is not None
     if early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True))
+            monitor=monitor, patience=cfg.train.patience, restore_best_weights=True))
     if cfg.train.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(log_dir or "tensorboard")))
-    train_data = data.pipeline("train", batch, seed=seed, augment_shift=cfg.train.augment_shift)
+    epochs, steps_per_epoch = budget(cfg.train, len(data.x_train))
+    train_data = data.pipeline("train", batch, seed=seed, augment_shift=cfg.train.augment_shift,
+                               repeat=steps_per_epoch is not None)
     start = time.perf_counter()
     history = model.fit(
         train_data, validation_data=validation, callbacks=callbacks,
-        epochs=cfg.train.epochs, verbose=fit_verbose(cfg.train.verbose),
+        epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=fit_verbose(cfg.train.verbose),
         shuffle=False,  # data pre-shuffled
     )
     seconds = time.perf_counter() - start
     curves = {k: [float(v) for v in values] for k, values in history.history.items()}
-    epochs = len(curves["loss"])
-    best = epochs
+    trained = len(curves["loss"])
+    best = trained
     if early_stopping:
-        losses = curves["val_loss"]
-        best = losses.index(min(losses)) + 1
-    stopped_early = early_stopping and epochs - best >= cfg.train.patience
-    return Fitted(model, curves, epochs, seconds, best_epoch=best,
-                  hit_budget=epochs == cfg.train.epochs and not stopped_early)
+        values = curves[monitor]
+        pick = max if monitor == "val_accuracy" else min
+        best = values.index(pick(values)) + 1  # the first best, as EarlyStopping keeps
+    stopped_early = early_stopping and trained - best >= cfg.train.patience
+    return Fitted(model, curves, trained, seconds, best_epoch=best,
+                  hit_budget=trained == epochs and not stopped_early)
+
+
+def budget(train_cfg, n_train):
+    """(epochs, steps_per_epoch) for `model.fit`: `train.epochs` passes over the data, or,
+    with `train.steps`, that many optimizer steps in "epochs" of `train.eval_every` steps
+    (default: one pass) over the repeated data."""
+    if not train_cfg.steps:
+        return train_cfg.epochs, None
+    per_pass = -(-n_train // train_cfg.batch_size)
+    chunk = min(train_cfg.eval_every or per_pass, train_cfg.steps)
+    if train_cfg.steps % chunk:
+        raise ConfigError(f"train.steps: {train_cfg.steps} is not a multiple of the "
+                          f"{chunk} steps per history point (train.eval_every or one pass of "
+                          f"{n_train} examples); choose a multiple")
+    return train_cfg.steps // chunk, chunk

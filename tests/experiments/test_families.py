@@ -195,3 +195,29 @@ def test_application_runs_end_to_end(tiny_raw, tmp_path):
     tiny_raw["variants"] = [{"pooling": "stride"}, {"pooling": "antialias"}]
     records = sweep.run(config.parse(tiny_raw), tmp_path, log=lambda *a: None)
     assert [r["variant"] for r in records] == ["stride", "antialias"]
+
+
+def test_tune_takes_the_same_families_and_data(tmp_path):
+    from experiments import search_space
+
+    images = np.zeros((20, 8, 8), np.uint8)
+    np.savez(tmp_path / "mine.npz", x_train=images, y_train=np.arange(20) % 2)
+    (tmp_path / "tune.toml").write_text(
+        '[data]\ndataset = "npz"\npath = "mine.npz"\nvalidation_split = 0.2\n'
+        '[model]\nfamily = "resnet"\nfilters = [4, 8]\n[train]\nepochs = 1\n'
+        '[tune]\nmax_trials = 2\n[tune.space]\npooling = ["stride", "antialias"]\n'
+        'per_stage = false\n')
+    with pytest.raises(ConfigError, match="unknown value 'stride'"):
+        search_space.load(tmp_path / "tune.toml")
+    text = (tmp_path / "tune.toml").read_text().replace('["stride", "antialias"]',
+                                                        '["max", "antialias"]')
+    (tmp_path / "tune.toml").write_text(text)
+    base, tune = search_space.load(tmp_path / "tune.toml")
+    assert base.data.path == str(tmp_path / "mine.npz")
+    trial = search_space.trial_config(base, tune, {"pooling": "antialias", "head": ""})
+    assert trial.model.family == "resnet" and trial.variants[0].pooling == "antialias"
+    model = models.from_config(trial.variants[0], trial.model, (8, 8, 1), 2, 0)
+    assert _types(model).count("BlurPooling2D") == 1
+    (tmp_path / "tune.toml").write_text(text.replace("per_stage = false", "per_stage = true"))
+    with pytest.raises(ConfigError, match="per_stage = false"):
+        search_space.load(tmp_path / "tune.toml")
