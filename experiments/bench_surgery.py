@@ -59,6 +59,13 @@ def _peer_step(name, filter_size, options):
     torch.manual_seed(0)
     net = getattr(antialiased_cnns, PEERS[name])(filter_size=filter_size, num_classes=CLASSES,
                                                  **options)
+    return torch_train_step(net)
+
+
+def torch_train_step(net):
+    """`step(x, y)`: one SGD step of `net` on a batch, cross-entropy on its logits."""
+    import torch
+
     net.train()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
 

@@ -20,16 +20,7 @@ def _small(name, size):
 def _small_peer(name, filter_size, options):
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(),
                               torch.nn.LazyLinear(bench_surgery.CLASSES))
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-
-    def step(x, y):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(net(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
-
-    return step
+    return bench_surgery.torch_train_step(net)
 
 
 def test_surgery_bench_writes_its_table(tmp_path, monkeypatch):

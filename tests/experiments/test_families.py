@@ -217,7 +217,7 @@ def test_tune_takes_the_same_families_and_data(tmp_path):
     trial = search_space.trial_config(base, tune, {"pooling": "antialias", "head": ""})
     assert trial.model.family == "resnet" and trial.variants[0].pooling == "antialias"
     model = models.from_config(trial.variants[0], trial.model, (8, 8, 1), 2, 0)
-    assert _types(model).count("BlurPooling2D") == 1
+    assert _types(model).count("BlurPooling2D") == 2  # stage 2: after conv1's ReLU, before the shortcut
     (tmp_path / "tune.toml").write_text(text.replace("per_stage = false", "per_stage = true"))
     with pytest.raises(ConfigError, match="per_stage = false"):
         search_space.load(tmp_path / "tune.toml")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import keras_pool
+from tests.surgery.models import subclassed_model
 from keras_pool.surgery import leaf_layers
 
 
@@ -252,16 +253,7 @@ def test_nothing_to_convert_and_subclassed_models_are_errors():
         keras_pool.antialias(_strided_net(2, 8, keras.layers.Conv2D(3, 3, strides=2)),
                              convert="pools")
 
-    class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.pool = keras.layers.MaxPooling2D()
-
-        def call(self, x):
-            return self.pool(x)
-
-    net = Net()
-    net(np.zeros((1, 4, 4, 1), "float32"))
+    net = subclassed_model()
     with pytest.raises(ValueError, match="subclassed model"):
         keras_pool.antialias(net)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import keras_pool
+from tests.surgery.models import subclassed_model
 from keras_pool import registry
 from keras_pool.surgery import leaf_layers
 
@@ -150,16 +151,7 @@ def test_errors_name_what_is_wrong():
 
 
 def test_subclassed_model_says_why_and_what_to_do():
-    class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.pool = keras.layers.MaxPooling2D()
-
-        def call(self, x):
-            return self.pool(x)
-
-    net = Net()
-    net(np.zeros((1, 4, 4, 1), "float32"))
+    net = subclassed_model()
     with pytest.raises(ValueError, match="subclassed model.*cannot see or clone.*Functional"):
         keras_pool.swap_pooling(net, "max", "lp")
 
