@@ -173,3 +173,17 @@ def test_a_folder_runs_end_to_end_from_the_command_line(tmp_path):
     assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "results.csv").read_text()
     assert "folder" in text and "antialias" in text
+
+
+@pytest.mark.slow
+def test_an_npz_runs_end_to_end_from_the_command_line(tmp_path):
+    images, labels = _digits(per_class=30)
+    np.savez(tmp_path / "mine.npz", x_train=images, y_train=labels)
+    (tmp_path / "c.toml").write_text(
+        'seeds = [0]\n[data]\ndataset = "npz"\npath = "mine.npz"\npad = 2\n'
+        '[model]\nfamily = "vgg"\nfilters = [4, 8]\nconvs_per_stage = 1\n'
+        '[train]\nepochs = 1\nverbose = 0\n[eval]\nmax_shift = 2\nconsistency_pairs = 1\n'
+        '[[variants]]\npooling = "stride"\n[[variants]]\npooling = "lp"\np = 3.0\n')
+    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(r.startswith("npz,") for r in rows[1:])
