@@ -245,27 +245,23 @@ def _class_folders(root):
 
 
 def _read_folder(root, classes, size):
-    """(images as 0..255 float32 (N, H, W, C), labels) of one class-per-subfolder folder.
-
-    Read with Keras's own `keras.utils.load_img` (PIL), grayscale or RGB as the
-    first file is, resized (bilinear) to `size` or kept at the first file's size.
-    (`keras.utils.image_dataset_from_directory` reads the same files, but its
-    tf.data readers crashed TensorFlow in a later model.fit of the same
-    process, in 3 of 4 runs on TF 2.21; this loop reads a folder of a few
-    thousand small images in seconds.)
-    """
-    files = [(f, label) for label, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
-             if f.suffix.lower() in _IMAGE_SUFFIXES]
+    """(images as uint8-range float32 (N, H, W, C), labels) of one class-per-subfolder folder."""
+    files = sorted(f for c in classes for f in (root / c).rglob("*")
+                   if f.suffix.lower() in _IMAGE_SUFFIXES)
     if not files:
         raise ConfigError(f"data.path: no image files ({', '.join(_IMAGE_SUFFIXES)}) "
                           f"under {root}")
-    first = keras.utils.load_img(files[0][0])
-    color = "grayscale" if first.mode in ("L", "LA", "1", "I", "I;16", "F") else "rgb"
-    target = (size, size) if size else first.size[::-1]
-    images = [keras.utils.img_to_array(keras.utils.load_img(
-        f, color_mode=color, target_size=target, interpolation="bilinear"), dtype="float32")
-        for f, _ in files]
-    return np.stack(images), np.array([label for _, label in files])
+    from PIL import Image
+
+    with Image.open(files[0]) as first:
+        native, mode = first.size[::-1], first.mode
+    color = "grayscale" if mode in ("L", "LA", "1", "I", "I;16", "F") else "rgb"
+    ds = keras.utils.image_dataset_from_directory(
+        root, labels="inferred", label_mode="int", class_names=classes, color_mode=color,
+        image_size=(size, size) if size else native, shuffle=False, batch_size=256,
+        interpolation="bilinear", verbose=False)
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def folder(cfg, split_seed=0):
