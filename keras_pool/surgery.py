@@ -212,11 +212,12 @@ def swap_pooling(model, source, target, **layer_kwargs):
     check_model(model, "swap_pooling")
     sources, _, _ = _pooling_kind(source, "source")
     targets, target_name, target_global = _pooling_kind(target, "target")
-    matched = [layer for layer in leaf_layers(model) if isinstance(layer, sources)]
-    if not matched:
+    if not any(isinstance(layer, sources) for layer in leaf_layers(model)):
+        poolings = sorted({type(layer).__name__ for layer in leaf_layers(model)
+                           if "Pool" in type(layer).__name__})
         raise ValueError(
             f"`source` {source!r} matches no layer of model {model.name!r}: nothing to swap. "
-            f"Its pooling layers: {sorted({type(l).__name__ for l in leaf_layers(model) if _looks_pooling(l)})}"
+            f"Its pooling layers: {poolings}"
         )
 
     def make(layer):
@@ -256,10 +257,6 @@ def swap_pooling(model, source, target, **layer_kwargs):
 
     return rebuild(model, lambda layer, _: Edit(make(layer), keep_weights=False)
                    if isinstance(layer, sources) else None)
-
-
-def _looks_pooling(layer):
-    return "Pool" in type(layer).__name__
 
 
 def _check_same_shape(layer, new, target):
