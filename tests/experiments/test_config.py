@@ -208,3 +208,16 @@ def test_to_toml_writes_nested_tables_that_parse_back(tiny_raw):
     text = to_toml(cfg.to_dict())
     assert "\n[data.mnist1d]\nnum_samples = 600\n" in text and "[[findings]]" in text
     assert config.parse(tomllib.loads(text)) == cfg
+
+
+def test_benchmark_and_resnet_studies_parse_with_their_designs():
+    bench = load_shipped("mnist1d_benchmark")
+    assert (bench.train.steps, bench.train.batch_size, bench.train.learning_rate) == (6000, 100, 0.01)
+    assert bench.data.validation_split == 0 and bench.train.patience == 0 and bench.data.pad == 0
+    assert bench.data.train_sizes == (1000, 2000) and len(bench.seeds) >= 5
+    assert [v.label for v in bench.variants] == ["none", "stride", "max", "avg", "lp-p2"]
+    assert any(f.versus_size == 2000 for f in bench.findings)
+    resnet = load_shipped("resnet_antialias")
+    assert resnet.model.family == "resnet" and resnet.baseline_label == "stride"
+    assert {"stride", "antialias", "max", "maxblur"} <= {v.label for v in resnet.variants}
+    assert len(resnet.seeds) >= 5 and all(f.source for f in resnet.findings)
