@@ -59,7 +59,9 @@ dense kernels when their heads give the same feature size), whatever pooling
 sits between them or in which order layers draw from the global RNG.
 """
 
+import dataclasses
 import importlib
+import itertools
 import sys
 
 import keras
@@ -133,7 +135,7 @@ def from_config(variant, model_cfg, input_shape, num_classes, seed):
     head = variant.head or DEFAULT_HEADS[family]
     if variant.pooling == ANTIALIAS:
         plain = {"resnet": "stride", "application": "stride"}.get(family, "max")
-        model = from_config(_replace(variant, pooling=plain, head=head), model_cfg,
+        model = from_config(dataclasses.replace(variant, pooling=plain, head=head), model_cfg,
                             input_shape, num_classes, seed)
         try:
             return keras_pool.antialias(model)
@@ -144,12 +146,6 @@ def from_config(variant, model_cfg, input_shape, num_classes, seed):
     build = {"cnn": _cnn, "vgg": _vgg, "resnet": _resnet, "application": _application,
              "custom": _custom}[family]
     return build(input_shape, num_classes, kinds, head, variant.lp_options, model_cfg, seed)
-
-
-def _replace(variant, **changes):
-    import dataclasses
-
-    return dataclasses.replace(variant, **changes)
 
 
 def _cnn(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
@@ -288,7 +284,7 @@ def load_builder(cfg):
 def _custom(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
     (kind,) = set(kinds)
     rank = len(input_shape) - 1
-    counter = iter(range(10**6))
+    counter = itertools.count()
 
     def pooling(**window):
         if kind == "none":

@@ -161,17 +161,22 @@ def test_unknown_tfds_name_and_variable_sizes_without_image_size(tmp_path):
             data.load(_cfg(dataset="tf_flowers", data_dir=str(tmp_path)))
 
 
+def _run(tmp_path, toml):
+    """`python -m experiments run` of the config `toml` (beside its data); results.csv."""
+    (tmp_path / "c.toml").write_text(toml)
+    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
+    return (tmp_path / "out" / "results.csv").read_text()
+
+
 @pytest.mark.slow
 def test_a_folder_runs_end_to_end_from_the_command_line(tmp_path):
     images, labels = _digits(per_class=30)
     _write_folder(tmp_path / "imgs", images, labels)
-    (tmp_path / "c.toml").write_text(
-        'seeds = [0]\n[data]\ndataset = "folder"\npath = "imgs"\nimage_size = 16\n'
-        '[model]\nfilters = [4, 8]\n[train]\nepochs = 1\nverbose = 0\n'
-        '[eval]\nmax_shift = 1\nconsistency_pairs = 1\n'
-        '[[variants]]\npooling = "max"\n[[variants]]\npooling = "antialias"\n')
-    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
-    text = (tmp_path / "out" / "results.csv").read_text()
+    text = _run(tmp_path,
+                'seeds = [0]\n[data]\ndataset = "folder"\npath = "imgs"\nimage_size = 16\n'
+                '[model]\nfilters = [4, 8]\n[train]\nepochs = 1\nverbose = 0\n'
+                '[eval]\nmax_shift = 1\nconsistency_pairs = 1\n'
+                '[[variants]]\npooling = "max"\n[[variants]]\npooling = "antialias"\n')
     assert "folder" in text and "antialias" in text
 
 
@@ -179,11 +184,11 @@ def test_a_folder_runs_end_to_end_from_the_command_line(tmp_path):
 def test_an_npz_runs_end_to_end_from_the_command_line(tmp_path):
     images, labels = _digits(per_class=30)
     np.savez(tmp_path / "mine.npz", x_train=images, y_train=labels)
-    (tmp_path / "c.toml").write_text(
-        'seeds = [0]\n[data]\ndataset = "npz"\npath = "mine.npz"\npad = 2\n'
-        '[model]\nfamily = "vgg"\nfilters = [4, 8]\nconvs_per_stage = 1\n'
-        '[train]\nepochs = 1\nverbose = 0\n[eval]\nmax_shift = 2\nconsistency_pairs = 1\n'
-        '[[variants]]\npooling = "stride"\n[[variants]]\npooling = "lp"\np = 3.0\n')
-    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
-    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()
+    rows = _run(tmp_path,
+                'seeds = [0]\n[data]\ndataset = "npz"\npath = "mine.npz"\npad = 2\n'
+                '[model]\nfamily = "vgg"\nfilters = [4, 8]\nconvs_per_stage = 1\n'
+                '[train]\nepochs = 1\nverbose = 0\n[eval]\nmax_shift = 2\n'
+                'consistency_pairs = 1\n'
+                '[[variants]]\npooling = "stride"\n[[variants]]\npooling = "lp"\np = 3.0\n'
+                ).splitlines()
     assert len(rows) == 3 and all(r.startswith("npz,") for r in rows[1:])
