@@ -130,7 +130,24 @@ def _augment(ds, k, seed):
 
 
 def load(cfg, train_size=None, seed=None):
-    """The dataset `cfg.dataset`, prepared as the module docstring says."""
+    """The dataset `cfg.dataset`, scaled, resized, padded, split and subset as the config says.
+
+    Args:
+        cfg: the config's `DataConfig` (`[data]`).
+        train_size: one regime of `cfg.train_sizes` (default: the first).
+        seed: the run's seed, used where `split_seed = "seed"`.
+
+    Returns:
+        A frozen `Data`: `x_train`, `y_train`, `x_val`, `y_val`, `x_test`, `y_test`
+        (float32 channels-last images (N, H, W, C) or signals (N, L, C); int32
+        labels), `num_classes`, `input_shape`, `rank`, and `pipeline(split,
+        batch_size, seed=None, augment_shift=0)` for a batched `tf.data.Dataset`.
+
+    Raises:
+        DataUnavailable: a TFDS set not prepared under the data folder, or an
+            embedded set's package not installed (a `ConfigError`).
+        ConfigError: the user's folder or .npz file is missing or malformed.
+    """
     split_seed = _split_seed(cfg, seed)
     if cfg.dataset == "digits":
         x_train, y_train, x_test, y_test = digits(split_seed)

@@ -72,6 +72,7 @@ def role():
 
 
 def address():
+    """`ip:port` of the chief, from `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`."""
     return f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
 
 
@@ -154,7 +155,18 @@ def _finished(oracle, stopped):
 
 
 class Chief:
-    """Serves an oracle to the workers; see the module docstring."""
+    """Serves `oracle` to the workers over gRPC, handing lost trials on.
+
+    Without authentication or encryption (keras-tuner's own service is
+    insecure too): bind `address` to a private interface.
+
+    Args:
+        oracle: the keras-tuner oracle to serve.
+        lost_after: seconds without a heartbeat after which a trial is lost
+            and handed to the next worker that asks.
+        address: `host:port` to listen on; port 0 picks one (`start` returns it).
+        handlers: extra `grpc.GenericRpcHandler`s served beside the oracle.
+    """
 
     def __init__(self, oracle, lost_after, address, handlers=()):
         self.oracle, self.lost_after, self.address = oracle, lost_after, address

@@ -130,7 +130,20 @@ def _classifier(x, num_classes, rank, head, lp_options, seed, index, dense_units
 
 
 def from_config(variant, model_cfg, input_shape, num_classes, seed):
-    """The model of `variant` in the family `model_cfg.family` (see the module docstring)."""
+    """The model of `variant` in the family `model_cfg.family`, uncompiled, with logits out.
+
+    Args:
+        variant: a `config.Variant`: its pooling ("none", "stride", "antialias"
+            or a registry name, one per stage or one for all) and head.
+        model_cfg: the config's `ModelConfig` (`[model]`): family, filters, ...
+        input_shape: one example's shape, channels last.
+        num_classes: units of the Dense classifier.
+        seed: the run's seed; the same seed gives every variant the same initial
+            weights.
+
+    Returns:
+        A `keras.Model`.
+    """
     family = model_cfg.family
     head = variant.head or DEFAULT_HEADS[family]
     if variant.pooling == ANTIALIAS:

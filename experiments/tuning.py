@@ -65,7 +65,23 @@ _FREE = (("tune", "max_trials"), ("tune", "retries"), ("tune", "lost_after"), ("
 
 
 def main(config_path, out_dir, log=print):
-    """Search as `config_path` says, in `out_dir`; see the module docstring."""
+    """Run (or resume) the keras-tuner search of a tuning config in `out_dir`.
+
+    Local, or the chief or a worker of a distributed search, as keras-tuner's
+    `KERASTUNER_*` environment variables say (`experiments.distributed.role`).
+
+    Args:
+        config_path: a tuning config (TOML): an experiment config plus `[tune]`.
+        out_dir: the output folder: `trials.csv`, `best.toml`,
+            `objective_by_pooling.png` and the keras-tuner project `keras_tuner/`.
+        log: called with each progress line.
+
+    Returns:
+        The exit status: 0 when the search is done.
+
+    Raises:
+        ConfigError: a bad config, or a resume with different settings.
+    """
     base, tune = search_space.load(config_path)
     role = distributed.role()
     out_dir = Path(out_dir)

@@ -94,10 +94,24 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
             **options):
     """A windowed pooling layer by name: one of `POOLINGS`.
 
-    `options` are kind-specific (see `OPTIONS`: `p`, `normalize`, `trainable_p`
-    for "lp", `seed` for "stochastic", `filter_size`, `padding_mode` for "blur"
-    and "maxblur", `alpha`, `mixing` for "mixed", `gating` for "gated"); None
-    values are ignored.
+    Args:
+        name: "max", "avg", "min", "lp", "stochastic", "blur", "maxblur",
+            "mixed", "gated" or "soft".
+        rank: 1, 2 or 3: the layer's spatial rank.
+        pool_size: the window, as Keras's pooling layers take it.
+        strides: None (the default) is `pool_size`.
+        padding: "valid" or "same".
+        data_format: None, "channels_last" or "channels_first".
+        **options: kind-specific (see `OPTIONS`: `p`, `normalize`,
+            `trainable_p` for "lp", `seed` for "stochastic", `filter_size`,
+            `padding_mode` for "blur" and "maxblur", `alpha`, `mixing` for
+            "mixed", `gating` for "gated"); None values are ignored.
+
+    Returns:
+        A new layer.
+
+    Raises:
+        ValueError: an unknown name or rank, or an option the kind does not take.
     """
     cls, options = _pick(_WINDOWED, "pooling", name, rank, options)
     if name in ("blur", "maxblur") and strides is None:
@@ -109,7 +123,23 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
 
 
 def head(name, rank=2, data_format=None, keepdims=False, **options):
-    """A classifier head's pooling by name: one of `HEADS` ("flatten" is Flatten)."""
+    """A classifier head's pooling by name: one of `HEADS` ("flatten" is Flatten).
+
+    Args:
+        name: "flatten", "global_max", "global_avg", "global_min", "global_lp",
+            "global_stochastic" or "global_soft".
+        rank: 1, 2 or 3: the input's spatial rank.
+        data_format: None, "channels_last" or "channels_first".
+        keepdims: keep the pooled spatial axes (not for "flatten").
+        **options: as for `pooling` ("global_lp": `p`, `normalize`,
+            `trainable_p`; "global_stochastic": `seed`).
+
+    Returns:
+        A new layer.
+
+    Raises:
+        ValueError: an unknown name or rank, or an option the head does not take.
+    """
     if name == "flatten":
         _pick({"flatten": (None,) * 3}, "head", name, rank, options)
         if keepdims:
