@@ -110,9 +110,9 @@ class LpMixin:
 
     args_doc = """
         p: float in [1, inf] (default 2.0); `float("inf")` is the max of |x|.
-        normalize: bool; False gives the Lp norm (sum |x|**p)**(1/p) (as
+        normalize: bool; False gives the Lp norm `(sum |x|**p)**(1/p)` (as
             `torch.nn.LPPool2d` on x >= 0), True the power mean
-            (mean |x|**p)**(1/p) (GeM), over the window's real cells.
+            `(mean |x|**p)**(1/p)` (GeM), over the window's real cells.
         trainable_p: bool; True learns p (a weight named "p", kept >= 1).
     """
 
