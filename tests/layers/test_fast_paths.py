@@ -173,20 +173,26 @@ def test_two_level_draw_over_a_long_axis_follows_a_over_sum_a():
 
 
 @pytest.mark.parametrize("rank,filter_size,stride,mode", [
-    (rank, f, s, m) for rank in (1, 2) for f in (1, 2, 3, 4, 7) for s in (1, 2, 3)
+    (rank, f, s, m) for rank in (1, 2, 3) for f in (1, 2, 3, 4, 7) for s in (1, 2, 3)
     for m in ("reflect", "replicate", "zero")
 ])
-def test_native_depthwise_blur_matches_the_slice_filter(rng, rank, filter_size, stride, mode):
-    """The blur as one native depthwise convolution (PyTorch's path) against the slice
-    filter, on every backend: values and input gradients."""
-    x = rng.normal(size=(2,) + (11,) * rank + (3,)).astype("float32")
+def test_blur_matrices_match_the_slice_filter(monkeypatch, rng, rank, filter_size, stride, mode):
+    """The blur as one matrix product per axis against pad + slice filter, on every
+    backend: values and input gradients."""
+    x = rng.normal(size=(2,) + (11, 8, 9)[:rank] + (3,)).astype("float32")
     args = ((filter_size,) * rank, (stride,) * rank, mode)
-    y, g = value_and_grad(lambda v: pool_ops._blur(v, *args, native=True) ** 2, x)
-    y0, g0 = value_and_grad(lambda v: pool_ops._blur(v, *args, native=False) ** 2, x)
-    np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(g, g0, rtol=1e-5, atol=1e-5)
+    fast, general = _fast_and_general(
+        monkeypatch, lambda v: pool_ops._blur(v, *args) ** 2, x)
+    _assert_same(fast, general)
 
 
-def test_blur_takes_the_native_path_only_where_it_is_faster():
-    assert pool_ops._native_blur(2) == (keras.backend.backend() == "torch")
-    assert not pool_ops._native_blur(3)
+def test_blur_matrix_against_numpy_padding():
+    """Each row of `blur_matrix` is the filter applied to NumPy's padding of a unit vector."""
+    modes = {"reflect": "reflect", "replicate": "edge", "zero": "constant"}
+    for (n, f, s), mode in itertools.product([(7, 4, 2), (5, 3, 1), (6, 7, 3)], modes):
+        taps = np.array(pool_ops.binomial_filter(f))
+        expected = np.zeros(((n + s - 1) // s, n))
+        for i in range(n):
+            padded = np.pad(np.eye(n)[i], pool_ops.blur_pads(f), mode=modes[mode])
+            expected[:, i] = np.correlate(padded, taps, "valid")[::s]
+        np.testing.assert_allclose(pool_ops.blur_matrix(n, f, s, mode), expected, atol=1e-12)

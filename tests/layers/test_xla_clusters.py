@@ -26,14 +26,14 @@ CLUSTERED = {  # op name -> call
     "stochastic_pool training": lambda x: pool_ops.stochastic_pool(
         x, 3, 2, "same", training=True, seed=3),
     "soft_pool": lambda x: pool_ops.soft_pool(x, 3, 2, "same"),
-    "blur_pool": lambda x: pool_ops.blur_pool(x, 4, 2, "reflect"),
     "global_lp_pool": lambda x: pool_ops.global_lp_pool(x, p=3.0),
     "global_stochastic_pool training": lambda x: pool_ops.global_stochastic_pool(
         x, training=True, seed=5),
     "global_stochastic_pool inference": lambda x: pool_ops.global_stochastic_pool(x),
     "global_soft_pool": lambda x: pool_ops.global_soft_pool(x),
 }
-UNCLUSTERED = {  # native pooling kernels: faster outside XLA on a CPU
+UNCLUSTERED = {  # native pooling and matmul kernels: faster outside XLA on a CPU
+    "blur_pool": lambda x: pool_ops.blur_pool(x, 4, 2, "reflect"),
     "min_pool": lambda x: pool_ops.min_pool(x, 2),
     "stochastic_pool inference": lambda x: pool_ops.stochastic_pool(x, 3, 2, "same"),
     "mixed_pool": lambda x: pool_ops.mixed_pool(x, 2, alpha=0.3),
