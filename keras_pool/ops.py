@@ -212,10 +212,28 @@ def _spatial_shape(x):
     return list(shape[1:-1])
 
 
+def _zero_pad(x, pads):
+    """`x` with (before, after) zeros on each axis: `keras.ops.pad` without its
+    `Operation` object. Every `keras.ops.pad` call makes one and so bumps Keras's
+    global name counter, a guard for `torch.compile`: one recompilation per call,
+    then dynamic shapes, where Keras's own layers fail."""
+    for axis, (before, after) in enumerate(pads):
+        shape = list(ops.shape(x))
+        parts = []
+        for size in (before, None, after):
+            if size is None:
+                parts.append(x)
+            elif not isinstance(size, int) or size > 0:  # a dynamic size may be 0 too
+                shape[axis] = size
+                parts.append(ops.zeros(shape, x.dtype))
+        x = ops.concatenate(parts, axis=axis) if len(parts) > 1 else x
+    return x
+
+
 def _pad_same(x, pool_size, strides):
     """Zero-pad a channels_last tensor for "same" pooling; returns (x, befores)."""
     pads = [_same_pads(n, k, s) for n, k, s in zip(_spatial_shape(x), pool_size, strides)]
-    x = ops.pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
+    x = _zero_pad(x, [(0, 0)] + [tuple(p) for p in pads] + [(0, 0)])
     return x, [p[0] for p in pads]
 
 
@@ -241,7 +259,7 @@ def _fit(x, axis, length):
     if dynamic or extra > 0:
         pads = [(0, 0)] * len(x.shape)
         pads[axis] = (0, ops.maximum(extra, 0) if dynamic else extra)
-        x = ops.pad(x, pads)
+        x = _zero_pad(x, pads)
     if dynamic or extra < 0:
         x = _crop(x, axis, [0], [length])
     return x
@@ -882,7 +900,7 @@ def _pad_axis(x, axis, before, after, mode):
     if mode == "zero":
         pads = [(0, 0)] * len(x.shape)
         pads[axis] = (before, after)
-        return ops.pad(x, pads)
+        return _zero_pad(x, pads)
     n = ops.shape(x)[axis]
     if mode == "reflect":
         head = ops.flip(_crop(x, axis, [1], [before]), axis) if before else None
