@@ -1,7 +1,7 @@
 """Command line of the experiment harness.
 
     python -m experiments run CONFIG.toml [--out DIR]    # sweep; DIR defaults to runs/<config stem>
-        [--jobs N] [--lost-after S] [--retries N]        # N processes; distributed: experiments.jobs
+        [--jobs N|auto] [--lost-after S] [--retries N]   # N processes; distributed: experiments.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
     python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]
@@ -89,6 +89,11 @@ def _number(kind, low, what):
     return parse
 
 
+def _jobs(text):
+    """--jobs: "auto" or a positive integer."""
+    return text if text == "auto" else _number(int, 1, 'a positive integer or "auto"')(text)
+
+
 def _report(args):
     from . import report
 
@@ -123,9 +128,10 @@ def _parser():
     run.add_argument("config", help="TOML config, e.g. configs/digits.toml, or the name of a "
                      "shipped one (digits)")
     run.add_argument("--out", help="output folder (default: runs/<config stem>)")
-    run.add_argument("--jobs", type=_number(int, 1, "a positive integer"), default=1,
+    run.add_argument("--jobs", type=_jobs, default="auto",
                      metavar="N", help="train in N processes on this machine, one GPU each "
-                     "where there are GPUs (default: 1, the plain sweep); results as with 1. "
+                     "where there are GPUs (default: auto, one per GPU, else one per CPU "
+                     "core, at most one per run; 1 is the plain sweep); results as with 1. "
                      "Across machines: the same command with KERASTUNER_ORACLE_IP, "
                      "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID (chief, tuner0, ...)")
     run.add_argument("--lost-after", type=_number(float, 1, "seconds >= 1"), default=60.0,
@@ -163,7 +169,10 @@ def _parser():
 def main(argv=None):
     """Parse `argv` (default: sys.argv[1:]), run the command, return the exit status."""
     args = _parser().parse_args(argv)
-    from .runtime import MissingTensorFlow, import_tensorflow_quietly
+    from .runtime import MissingTensorFlow, import_tensorflow_quietly, one_thread_per_process
+
+    if args.command == "run":
+        one_thread_per_process()
 
     backend = getattr(args, "backend", None)  # only bench has --backend
     if backend and "keras" not in sys.modules:  # else bench.main re-runs itself in a child

@@ -1,6 +1,8 @@
 """``python -m experiments run CONFIG --jobs N``: a sweep in N processes on one machine.
 
-``--jobs 1`` (the default) is the plain sweep (or, with keras-tuner's
+``--jobs auto`` (the default) is one process per GPU where there are GPUs,
+else one per usable CPU core, and never more than the runs left to do; 1 is
+the plain sweep. ``--jobs 1`` is the plain sweep (or, with keras-tuner's
 variables set, this process's part of a distributed one). With N > 1 this
 process becomes the chief of ``experiments.distributed_sweep`` on loopback
 (``127.0.0.1``, a port the system picks) and starts N worker processes, the
@@ -17,19 +19,20 @@ the slot-th modulo the count (more jobs than GPUs share them round-robin).
 The GPUs are the entries of ``CUDA_VISIBLE_DEVICES`` when it is set (an
 empty value or ``-1``: none), else the ones ``nvidia-smi -L`` lists; nothing
 imports TensorFlow to find them. On a machine without GPUs the jobs share
-the CPU cores and TensorFlow's thread pools are left as they are: each job
-sizes them to the whole machine, so N jobs oversubscribe the cores, but a
-different intra-op thread count changes float round-off (we saw test losses
-differ in the 7th digit), and the promise here is results identical to the
-one-process sweep. To trade that for less contention, set
-``TF_NUM_INTRAOP_THREADS`` (e.g. cores / N) yourself: the workers inherit
-the environment.
+the CPU cores: ``python -m experiments run`` gives every process one
+TensorFlow thread (``runtime.one_thread_per_process``; float round-off depends
+on the thread count, so results are the same bits whatever N), and the
+workers inherit that environment.
 
 Public API
 ----------
 ``main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print) -> int``
     The sweep of `cfg` (loaded from `config_path`, which the workers load
-    again) in `jobs` processes; 0 when complete, 1 if runs are missing.
+    again) in `jobs` processes (an int or "auto"); 0 when complete, 1 if runs
+    are missing. With workers, the first pending run's data is loaded here
+    first, so bad data input fails at once (ConfigError), as in the plain sweep.
+``auto_jobs(cfg, out_dir, environ=os.environ) -> int``
+    What ``--jobs auto`` means for `cfg` in `out_dir`.
 ``gpu_devices(environ=os.environ) -> list[str]``
     The GPU ids the jobs are spread over (see above); [] for none.
 ``worker_env(slot, devices, port, environ=os.environ) -> dict``
@@ -41,24 +44,43 @@ import functools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from . import distributed, distributed_sweep
+from . import distributed, distributed_sweep, sweep
 from .config import ConfigError
 from .distributed_sweep import LOST_AFTER, RETRIES
 
 
 def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print):
     """Run the sweep of `cfg` in `jobs` processes; see the module docstring."""
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ConfigError(f"--jobs: expected a positive integer, got {jobs!r}")
+    if jobs == "auto":
+        jobs = auto_jobs(cfg, out_dir) if distributed.role() == "local" else 1
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ConfigError(f"--jobs: expected a positive integer or \"auto\", got {jobs!r}")
     if jobs == 1:
         return distributed_sweep.main(cfg, out_dir, lost_after, retries, log)
     if distributed.role() != "local":
         raise ConfigError("--jobs starts its own chief and workers on this machine; unset "
                           "KERASTUNER_ORACLE_IP to use it, or start one process per worker")
+    pending = _pending(cfg, out_dir)
+    if pending:  # bad data input fails now, in one line, not in every worker
+        sweep.check_compatible(cfg, Path(out_dir))
+        sweep.load_data(cfg, pending[0][0], pending[0][1], {})
     workers = functools.partial(_processes, config_path, out_dir, jobs)
     return distributed_sweep.chief(cfg, out_dir, "127.0.0.1:0", lost_after, retries, log,
                                    workers)
+
+
+def auto_jobs(cfg, out_dir, environ=os.environ):
+    """One job per GPU (else per usable CPU core), at most one per run left to do."""
+    slots = len(gpu_devices(environ)) or len(os.sched_getaffinity(0))
+    return max(1, min(slots, len(_pending(cfg, out_dir))))
+
+
+def _pending(cfg, out_dir):
+    """The (size, seed, variant) runs of `cfg` not finished in `out_dir`."""
+    return [(n, s, v) for n, s, v in sweep.plan(cfg)
+            if not sweep.run_path(out_dir, v, s, n).is_file()]
 
 
 def gpu_devices(environ=os.environ):

@@ -19,6 +19,13 @@ Public API
 ``default_file_mode() -> int``
     The mode ``open(path, "w")`` gives a new file: 0o666 less the umask. Files
     written via ``tempfile.mkstemp`` (0o600) are set to it before the rename.
+``one_thread_per_process(environ=os.environ)``
+    Default ``TF_NUM_INTRAOP_THREADS`` and ``TF_NUM_INTEROP_THREADS`` to 1 (values
+    the user set are kept), for ``run`` before TensorFlow starts: float round-off
+    depends on the intra-op thread count, so with one thread a run gives the same
+    bits whatever ``--jobs`` and the machine's core count, and the cores go to
+    parallel runs (``--jobs``), which on a 2-core CPU train twice as many small
+    models per second as one run on two threads.
 ``fit_verbose(verbose, stream=None) -> int``
     The ``verbose`` for ``model.fit``: 1 (a redrawn progress bar) becomes 2
     (one line per epoch) when `stream` (default ``sys.stdout``) is not a
@@ -69,6 +76,12 @@ def import_tensorflow_quietly():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def one_thread_per_process(environ=os.environ):
+    """Default TensorFlow's thread pools to one thread; see the module docstring."""
+    environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 
 def fit_verbose(verbose, stream=None):

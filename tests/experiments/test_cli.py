@@ -90,7 +90,7 @@ def test_run_defaults_to_runs_named_after_the_config(tmp_path, tiny_raw, monkeyp
     path = tmp_path / "cfg" / "mini.toml"
     path.write_text(to_toml(tiny_raw))
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["run", str(path)]) == 0
+    assert cli.main(["run", str(path), "--jobs", "1"]) == 0
     assert (tmp_path / "runs" / "mini" / "results.csv").is_file()
 
 

@@ -184,7 +184,7 @@ def test_run_logs_one_line_per_epoch_writes_readable_files_and_tensorboard(tmp_p
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run([sys.executable, "-m", "experiments", "run", str(path), "--out",
-                             str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
+                             str(out), "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=600, preexec_fn=lambda: os.umask(0o022))
     assert result.returncode == 0, result.stderr[-3000:]
     # stdout is a pipe: no progress-bar redraws, one line per epoch
@@ -214,3 +214,9 @@ def test_tensorboard_is_off_by_default_and_cosmetic_for_resume(tmp_path, tiny_ra
     tiny_raw["train"]["tensorboard"] = True  # turning it on later resumes the same folder
     records = sweep.run(config.parse(tiny_raw), tmp_path, log=lambda *_: None)
     assert len(records) == 1
+
+
+def test_one_thread_per_process_keeps_the_users_choice():
+    env = {"TF_NUM_INTEROP_THREADS": "4"}
+    runtime.one_thread_per_process(env)
+    assert env == {"TF_NUM_INTEROP_THREADS": "4", "TF_NUM_INTRAOP_THREADS": "1"}

@@ -107,7 +107,7 @@ def test_killed_cli_sweep_resumes_where_it_stopped(tmp_path, tiny_raw, write_con
     path = write_config(tiny_raw, name="killme")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "experiments", "run", str(path),
-                             "--out", str(out)], cwd=ROOT,
+                             "--out", str(out), "--jobs", "1"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while not list((out / "runs").glob("*.json")) and time.monotonic() < deadline:
@@ -119,7 +119,7 @@ def test_killed_cli_sweep_resumes_where_it_stopped(tmp_path, tiny_raw, write_con
     assert 1 <= len(finished) < 3
     stamps = {p.name: p.stat().st_mtime_ns for p in finished}
 
-    result = _cli("run", str(path), "--out", str(out))
+    result = _cli("run", str(path), "--out", str(out), "--jobs", "1")
     assert result.returncode == 0, result.stderr
     for name in stamps:
         label = name.split("__")[0]

@@ -99,10 +99,10 @@ def test_jobs_2_gives_the_one_process_results_and_skips_finished_runs(tmp_path, 
 
 
 @pytest.mark.parametrize("value, message", [
-    ("0", "expected a positive integer, got '0'"),
-    ("-2", "expected a positive integer, got '-2'"),
-    ("two", "expected a positive integer, got 'two'"),
-    ("1.5", "expected a positive integer, got '1.5'"),
+    ("0", "expected a positive integer or \"auto\", got '0'"),
+    ("-2", "expected a positive integer or \"auto\", got '-2'"),
+    ("two", "expected a positive integer or \"auto\", got 'two'"),
+    ("1.5", "expected a positive integer or \"auto\", got '1.5'"),
 ])
 def test_bad_jobs_exit_2_with_one_line(capsys, value, message):
     with pytest.raises(SystemExit) as exit_:
@@ -118,6 +118,26 @@ def test_bad_lost_after_and_retries_exit_2(capsys, option, value):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", "digits", option, value])
     assert exit_.value.code == 2 and f"argument {option}: expected" in capsys.readouterr().err
+
+
+def test_jobs_auto_is_one_per_gpu_or_core_and_at_most_one_per_run_left(tmp_path, monkeypatch):
+    cfg = parse(RAW)  # 4 runs
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7})
+    assert jobs.auto_jobs(cfg, tmp_path, {"CUDA_VISIBLE_DEVICES": "0,1"}) == 2
+    assert jobs.auto_jobs(cfg, tmp_path, {"CUDA_VISIBLE_DEVICES": ""}) == 4  # 8 cores, 4 runs
+    (tmp_path / "runs").mkdir()
+    for run in sorted(RUNS)[:3]:
+        (tmp_path / "runs" / f"{run}.json").write_text("{}")
+    assert jobs.auto_jobs(cfg, tmp_path, {"CUDA_VISIBLE_DEVICES": ""}) == 1
+    monkeypatch.setattr(jobs.os, "sched_getaffinity", lambda pid: {0})
+    assert jobs.auto_jobs(cfg, tmp_path / "empty", {"CUDA_VISIBLE_DEVICES": ""}) == 1
+
+
+def test_jobs_check_the_data_before_starting_workers(tmp_path):
+    raw = {**RAW, "data": {"dataset": "mnist", "data_dir": str(tmp_path / "none")}}
+    with pytest.raises(ConfigError, match="'mnist' is not prepared"):
+        jobs.main(_config(tmp_path), parse(raw), tmp_path / "out", 2)
+    assert not (tmp_path / "out").exists()
 
 
 def test_jobs_with_keras_tuner_variables_is_bad_input(monkeypatch, tmp_path):

@@ -164,7 +164,8 @@ def test_unknown_tfds_name_and_variable_sizes_without_image_size(tmp_path):
 def _run(tmp_path, toml):
     """`python -m experiments run` of the config `toml` (beside its data); results.csv."""
     (tmp_path / "c.toml").write_text(toml)
-    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out")]) == 0
+    assert cli.main(["run", str(tmp_path / "c.toml"), "--out", str(tmp_path / "out"),
+                     "--jobs", "1"]) == 0
     return (tmp_path / "out" / "results.csv").read_text()
 
 

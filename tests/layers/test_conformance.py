@@ -296,5 +296,7 @@ def test_dynamic_spatial_dims_in_a_tensorflow_graph(rng):
     for layer in layers:
         graph = tf.function(lambda v: (layer(v), layer(v, training=True)), input_signature=[spec])
         inference, training = graph(x)
-        np.testing.assert_allclose(inference.numpy(), keras.ops.convert_to_numpy(layer(x)), rtol=1e-6)
+        # atol: eagerly (static sizes) BlurPool takes its matrix fast path
+        np.testing.assert_allclose(inference.numpy(), keras.ops.convert_to_numpy(layer(x)),
+                                   rtol=1e-6, atol=1e-6)
         assert training.shape == inference.shape
