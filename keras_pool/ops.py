@@ -1,4 +1,5 @@
-"""Functional, backend-agnostic pooling: min, Lp and stochastic (windowed and global).
+"""Functional, backend-agnostic pooling: min, Lp, stochastic, BlurPool, MaxBlurPool,
+mixed, gated and SoftPool (windowed, and global where it applies).
 
 Everything here is written with `keras.ops` and `keras.random` only, so it runs
 unchanged on the TensorFlow, JAX and PyTorch backends, eagerly and under jit/XLA.
@@ -544,7 +545,7 @@ def lp_pool(
     p=2.0,
     normalize=False,
 ):
-    """Lp pooling: the Lp norm (sum |x_i|**p)**(1/p) per window, or the power mean.
+    """Lp pooling: the Lp norm `(sum |x_i|**p)**(1/p)` per window, or the power mean.
 
     With `normalize=True` the sum becomes a mean over the window's real
     (non-padded) cells: the generalized mean (GeM), which is average pooling
@@ -610,7 +611,7 @@ def stochastic_pool(
 
     With a = max(x, 0) and p_i = a_i / sum(a) per window: in training one a_i
     is drawn with probability p_i; at inference the result is sum(p_i a_i),
-    computed as sum(a**2) / sum(a) (so a must stay below 1.8e19 in float32).
+    computed as `sum(a**2) / sum(a)` (so a must stay below 1.8e19 in float32).
     Windows with sum(a) = 0 give 0.
 
     Args:
@@ -731,7 +732,7 @@ def global_min_pool(inputs, data_format=None, keepdims=False):
 
 @cluster
 def global_lp_pool(inputs, data_format=None, keepdims=False, p=2.0, normalize=False):
-    """Lp norm (sum |x_i|**p)**(1/p) over all spatial positions, per channel, or
+    """Lp norm `(sum |x_i|**p)**(1/p)` over all spatial positions, per channel, or
     the power mean (GeM) with `normalize=True`; see `lp_pool`.
 
     Args:
