@@ -73,8 +73,15 @@ def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRI
 
 def auto_jobs(cfg, out_dir, environ=os.environ):
     """One job per GPU (else per usable CPU core), at most one per run left to do."""
-    slots = len(gpu_devices(environ)) or len(os.sched_getaffinity(0))
+    slots = len(gpu_devices(environ)) or _usable_cores()
     return max(1, min(slots, len(_pending(cfg, out_dir))))
+
+
+def _usable_cores():
+    """The cores this process may run on (all of the machine's where that is unknown)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _pending(cfg, out_dir):
