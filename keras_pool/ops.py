@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .xla_clusters import cluster
+from .xla_clusters import cluster, inside_xla
 
 PADDINGS = ("valid", "same")
 HALF_DTYPES = ("float16", "bfloat16")
@@ -1118,6 +1118,15 @@ def mixed_pool(
     return _max_average_mix("mixed_pool", inputs, pool_size, strides, padding, data_format, gate)
 
 
+def _native_depthwise():
+    """Whether a native depthwise convolution beats slices and multiply-adds: on
+    PyTorch and in TensorFlow outside XLA (3x, forward and backward, for the gate of
+    the digits CNN's first GatedPooling2D in a plain graph), not under XLA (JAX,
+    `jit_compile`), whose CPU depthwise convolution is far slower than the slices."""
+    backend = keras.backend.backend()
+    return backend == "torch" or (backend == "tensorflow" and not inside_xla())
+
+
 def gated_pool(inputs, gate_kernel, strides=None, padding="valid", data_format=None):
     """Gated max-average pooling (Lee et al. 2016): g * max + (1 - g) * avg per
     window, with g = sigmoid(sum of gate_kernel * window).
@@ -1153,7 +1162,14 @@ def gated_pool(inputs, gate_kernel, strides=None, padding="valid", data_format=N
         if padding == "same":
             x, _ = _pad_same(x, pool_size, strides)  # zeros: padded cells add nothing
         kernel = ops.cast(gate_kernel, x.dtype)
-        logits = _correlate(x, pool_size, strides, lambda d: kernel[d])
+        channels = x.shape[-1]
+        if _FAST_PATHS and rank in (1, 2) and channels is not None and _native_depthwise():
+            kernel = ops.broadcast_to(ops.reshape(kernel, pool_size + (-1,)),
+                                      pool_size + (channels,))
+            logits = ops.depthwise_conv(x, ops.expand_dims(kernel, -1), strides, "valid",
+                                        "channels_last")
+        else:
+            logits = _correlate(x, pool_size, strides, lambda d: kernel[d])
         return ops.sigmoid(logits)
 
     return _max_average_mix("gated_pool", inputs, pool_size, strides, padding, data_format, gate)

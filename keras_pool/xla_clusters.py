@@ -28,6 +28,10 @@ Public API
     Tensor and variable arguments become cluster inputs (a trainable p gets
     its gradient; drawn random keys pass in as a tensor); the others (sizes,
     strings, Python numbers) key the cluster's traces.
+``inside_xla() -> bool``
+    Whether TensorFlow is tracing a function XLA compiles whole (False on JAX
+    and PyTorch, eagerly and in plain graphs): ops whose native kernel XLA's
+    CPU backend runs slowly (a depthwise convolution) choose another form there.
 ``set_enabled(flag)``, ``enabled() -> bool``
     Switch clusters on or off process-wide (for comparisons and debugging).
 """
@@ -78,6 +82,15 @@ def cluster(fn=None, *, when=None):
         return compiled(tf.convert_to_tensor(inputs), *args, **kwargs)
 
     return call
+
+
+def inside_xla():
+    """Whether TensorFlow is tracing a function that XLA compiles whole."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.inside_function() and _compiled_already()
 
 
 def _clusterable(tf, inputs):

@@ -196,3 +196,17 @@ def test_blur_matrix_against_numpy_padding():
             padded = np.pad(np.eye(n)[i], pool_ops.blur_pads(f), mode=modes[mode])
             expected[:, i] = np.correlate(padded, taps, "valid")[::s]
         np.testing.assert_allclose(pool_ops.blur_matrix(n, f, s, mode), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_gate_as_depthwise_convolution_matches_the_slices(monkeypatch, rng, rank, per_channel):
+    """The gate's window sum as a native depthwise convolution (PyTorch, TensorFlow
+    outside XLA) against slices and multiply-adds: values, input and kernel gradients."""
+    x = _input(rng, rank)
+    for pool_size, strides, padding in WINDOWS:
+        window = (pool_size,) * rank
+        kernel = rng.normal(size=window + ((3,) if per_channel else ())).astype("float32")
+        for fn, arg in [(lambda v: pool_ops.gated_pool(v, kernel, strides, padding), x),
+                        (lambda k: pool_ops.gated_pool(x, k, strides, padding), kernel)]:
+            _assert_same(*_fast_and_general(monkeypatch, fn, arg))
