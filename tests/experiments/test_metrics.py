@@ -93,14 +93,20 @@ def test_evaluate_and_predictor_on_a_keras_model():
         x_train = x_test = rng.random((20, 6, 6, 1)).astype("float32")
         y_train = y_test = (np.arange(20) % 2).astype("int32")
 
-        def pipeline(self, split, batch_size):
-            import tensorflow as tf
-            return tf.data.Dataset.from_tensor_slices((self.x_test, self.y_test)).batch(batch_size)
+        def arrays(self, split):
+            return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
 
     eval_cfg = config.EvalConfig(max_shift=2, consistency_pairs=2, batch_size=8)
     row = metrics.evaluate(model, Data(), eval_cfg, seed=0)
+    # accuracy and loss as Keras's own evaluate gives them (20 examples: a last batch of 4)
+    keras_scores = model.evaluate(Data.x_test, Data.y_test, batch_size=8, verbose=0,
+                                  return_dict=True)
+    assert row["test_accuracy"] == pytest.approx(keras_scores["accuracy"])
+    assert row["test_loss"] == pytest.approx(keras_scores["loss"], rel=1e-6)
     predict = metrics.predictor(model, batch_size=8)
-    assert predict(Data.x_test).shape == (20, 2)
+    assert predict(Data.x_test).shape == (20, 2)  # batches 8, 8 and 4 (padded to 8)
+    np.testing.assert_allclose(predict(Data.x_test), model.predict(Data.x_test, batch_size=8,
+                                                                   verbose=0), rtol=1e-6)
     expected = metrics.accuracy(predict, Data.x_test, Data.y_test)
     assert row["test_accuracy"] == pytest.approx(expected)
     assert row["accuracy_shift_0"] == pytest.approx(expected)
