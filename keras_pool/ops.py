@@ -842,6 +842,9 @@ def _correlate(x, window, strides, weight):
 
 PADDING_MODES = ("reflect", "replicate", "zero")
 MAX_FILTER_SIZE = 7
+# Longest axis blurred by a matrix product: measured in a plain tf.function on 2
+# cores, the matrix is 2.5x faster than the slices at 256 cells, 1.3x slower at 1024.
+MATRIX_BLUR_MAX = 512
 
 
 def binomial_filter(filter_size):
@@ -940,28 +943,28 @@ def _blur(x, filter_size, strides, padding_mode):
     """Pad, low-pass with the binomial filter and subsample a channels_last tensor.
 
     As the filter is the outer product of binomial rows, each axis is blurred
-    on its own. Fast path (every non-batch size known): per axis, one matrix
-    product with `blur_matrix` (padding included), the kernel every backend
-    runs fastest, forward and backward (on a 2-core CPU a 2D BlurPool then
-    costs what a MaxPooling2D does). General path: pad, then per axis a
-    strided 1D filter of slices and multiply-adds.
+    on its own. Fast path (every non-batch size known, the axis at most
+    `MATRIX_BLUR_MAX` long): one matrix product with `blur_matrix` (padding
+    included), the kernel every backend runs fastest, forward and backward (on
+    a 2-core CPU a 2D BlurPool then costs about what a MaxPooling2D does, and
+    is 5x faster than the slices at 224x224). The matrix's work grows with the
+    square of the length, so longer axes (1D signals) take the general path:
+    pad, then a strided 1D filter of slices and multiply-adds.
     """
     rank = len(strides)
-    if _FAST_PATHS and None not in tuple(x.shape)[1:]:
+    for axis, (f, s) in enumerate(zip(filter_size, strides), start=1):
         shape = list(x.shape)
-        for axis, (f, s) in enumerate(zip(filter_size, strides), start=1):
+        if _FAST_PATHS and None not in shape[1:] and shape[axis] <= MATRIX_BLUR_MAX:
             matrix = blur_matrix(shape[axis], f, s, padding_mode)
             columns = ops.reshape(x, [-1, shape[axis], math.prod(shape[axis + 1 :])])
             x = ops.matmul(ops.convert_to_tensor(matrix[None], dtype=x.dtype), columns)
             shape[axis] = matrix.shape[0]
             x = ops.reshape(x, [-1] + shape[1:])
-        return x
-    for axis, f in enumerate(filter_size, start=1):
-        x = _pad_axis(x, axis, *blur_pads(f), padding_mode)
-    for axis, (f, s) in enumerate(zip(filter_size, strides), start=1):
+            continue
         taps = binomial_filter(f)
         window = tuple(f if i == axis else 1 for i in range(1, rank + 1))
         steps = tuple(s if i == axis else 1 for i in range(1, rank + 1))
+        x = _pad_axis(x, axis, *blur_pads(f), padding_mode)
         x = _correlate(x, window, steps, lambda d, taps=taps, i=axis - 1: taps[d[i]])
     return x
 

@@ -210,3 +210,14 @@ def test_gate_as_depthwise_convolution_matches_the_slices(monkeypatch, rng, rank
         for fn, arg in [(lambda v: pool_ops.gated_pool(v, kernel, strides, padding), x),
                         (lambda k: pool_ops.gated_pool(x, k, strides, padding), kernel)]:
             _assert_same(*_fast_and_general(monkeypatch, fn, arg))
+
+
+def test_long_axes_blur_by_slices_and_short_ones_by_matrices(monkeypatch, rng):
+    """An axis longer than MATRIX_BLUR_MAX takes the slices, the other one of the same
+    tensor the matrix; both paths together against the general path."""
+    long = pool_ops.MATRIX_BLUR_MAX + 9
+    x = rng.normal(size=(2, long, 6, 3)).astype("float32")
+    fast, general = _fast_and_general(
+        monkeypatch, lambda v: pool_ops.blur_pool(v, 4, 2, "reflect") ** 2, x)
+    _assert_same(fast, general)
+    assert fast[0].shape == (2, (long + 1) // 2, 3, 3)
