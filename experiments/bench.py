@@ -15,7 +15,9 @@ that backend's modes (``MODES``):
 - torch: eager and ``torch.compile`` (the backward pass is
   ``torch.autograd.grad``). Compiling takes 3-25 s per function on a CPU, so
   ``torch.compile`` times only ``Settings.slow_mode_cases`` (in full runs: the
-  rows with goals). A mode that does not work on the machine (a probe fails)
+  rows with goals; before each compiled CNN pair ``torch.compiler.reset()``,
+  so every CNN compiles as in a fresh process). A mode that does not work on
+  the machine (a probe fails)
   is reported as unavailable, with the reason, in ``bench.md``.
 
 Also times our ``LpPooling2D(p=3)`` against ``torch.nn.functional.lp_pool2d``
@@ -652,6 +654,12 @@ def bench_cnn(backend, modes, settings, log, failed=None):
             case = f"train step, {pooling} pooling" + (" p=3" if options else "")
             if not _runs_in(settings, mode, case):
                 continue
+            if mode == "torch.compile":
+                # Each pair compiled as in a fresh process: Dynamo's state from the rows
+                # before (other layers, other shapes) would have marked sizes dynamic.
+                import torch
+
+                torch.compiler.reset()
             baseline = baseline or _compiled_cnn("max", None, CNN_JIT[mode])
             candidate = _compiled_cnn(pooling, options, CNN_JIT[mode])
             try:
