@@ -161,13 +161,20 @@ def _values(cfg, run, lost_after):
 
 
 class _RunOracle(keras_tuner.Oracle):
-    """Hands out the runs in order, one trial each; lost or crashed runs come back (retries).
+    """Hands out the runs, one trial each; lost or crashed runs come back (retries).
 
-    Nothing is saved under a keras-tuner project: the run files are the state.
+    A worker is given, in plan order, a run of a variant it has trained before
+    (it reuses that compiled model: ``experiments.train``), else one of a
+    variant no other worker has had, else the next run; results do not depend
+    on which worker trains a run. Nothing is saved under a keras-tuner
+    project: the run files are the state.
     """
 
     def __init__(self, runs, retries):
         self.runs = runs
+        self._left = list(range(len(runs)))  # the runs not handed out yet, in plan order
+        self._had = {}  # tuner id -> the variants it has been given
+        self._asking = None
         space = keras_tuner.HyperParameters()
         space.Choice("run", [r["run"] for r in runs])
         super().__init__(objective=keras_tuner.Objective(OBJECTIVE, "max"),
@@ -176,8 +183,21 @@ class _RunOracle(keras_tuner.Oracle):
                          max_consecutive_failed_trials=len(runs) + 1)
         self.verbose = 0  # keras-tuner's trial tables; the chief logs its own lines
 
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        self._asking = tuner_id
+        trial = super().create_trial(tuner_id)
+        if trial.status == TrialStatus.RUNNING:
+            self._had.setdefault(tuner_id, set()).add(trial.hyperparameters.values["variant"])
+        return trial
+
     def populate_space(self, trial_id):
-        return {"status": TrialStatus.RUNNING, "values": dict(self.runs[int(trial_id)])}
+        mine = self._had.get(self._asking, set())
+        others = set().union(*(had for tuner, had in self._had.items() if tuner != self._asking))
+        variant = [self.runs[i]["variant"] for i in self._left]
+        pick = next((k for k, v in enumerate(variant) if v in mine),
+                    next((k for k, v in enumerate(variant) if v not in others), 0))
+        return {"status": TrialStatus.RUNNING, "values": dict(self.runs[self._left.pop(pick)])}
 
     def save(self):
         pass

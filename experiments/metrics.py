@@ -35,8 +35,12 @@ arg-max is used. ``predictor(model)`` makes one from a Keras model.
     ``model.evaluate`` reports it up to float32 summation order.
 """
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
+
+_STEPS = weakref.WeakKeyDictionary()  # model -> its traced inference step
 
 
 def shift(x, dy, dx=0):
@@ -81,7 +85,10 @@ def predictor(model, batch_size=256):
     (~40 ms) around a few milliseconds of work, and trace (and for XLA-clustered
     poolings, compile) again for every new size of a last batch.
     """
-    step = tf.function(lambda x: model(x, training=False))
+    step = _STEPS.get(model)
+    if step is None:  # one per model: a model reused across runs is traced once
+        held = weakref.ref(model)  # the step must not keep its model alive
+        step = _STEPS[model] = tf.function(lambda x: held()(x, training=False))
 
     def predict(x):
         x = np.asarray(x, dtype="float32")

@@ -43,8 +43,6 @@ import platform
 import time
 from pathlib import Path
 
-import keras
-
 from . import data as data_lib
 from . import metrics, report, train
 from .config import DEFAULT_HEADS, ConfigError
@@ -180,7 +178,6 @@ def _one_run(cfg, variant, seed, data, log_dir=None):
     """Fit and evaluate one variant; the record stored for it."""
     fitted = train.fit(variant, cfg, data, seed, log_dir)
     scores = metrics.evaluate(fitted.model, data, cfg.eval, seed)
-    keras.backend.clear_session()
     return {
         "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling_label,
         "head": variant.head or DEFAULT_HEADS[cfg.model.family], "p": variant.p,

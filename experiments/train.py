@@ -27,13 +27,23 @@ Public API
     by up to k steps per axis, afresh each epoch. With ``train.steps = n`` the
     budget is n optimizer steps over the repeated training set, recorded in
     "epochs" of ``train.eval_every`` steps (``budget``).
+``release_models()``
+    Drops the compiled models kept for reuse (below).
     With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
     into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
+
+Within a process, a run reuses the compiled model of an earlier run with the
+same variant and settings (``train.distribution = "none"``): the new seed's
+initial weights are built as before and copied in, the optimizer state is
+reset to its initial values, and Keras's traced train and test functions are
+kept, so the run gives the bits a new model gives (tests/experiments/
+test_model_reuse.py) without tracing again (~1 s a run on the digits CNN).
 
 Resuming a sweep is per run (``experiments.sweep``): a run is short, so a
 killed sweep loses at most the run in flight and no in-run checkpoint is kept.
 """
 
+import collections
 import contextlib
 import dataclasses
 import functools
@@ -101,8 +111,7 @@ def fit(variant, cfg, data, seed, log_dir=None):
     """Train `variant` of `cfg` on `data` from the initial weights fixed by `seed`."""
     set_seed(seed, cfg.train.deterministic)
     with strategy_scope(cfg.train.distribution):
-        model = models.from_config(variant, cfg.model, data.input_shape, data.num_classes, seed)
-        compile_model(model, cfg.train)
+        model = _compiled_model(variant, cfg, data, seed)
     batch, monitor = cfg.train.batch_size, cfg.train.monitor
     validation = data.pipeline("val", batch) if len(data.x_val) else None
     callbacks = []
@@ -132,6 +141,41 @@ def fit(variant, cfg, data, seed, log_dir=None):
     stopped_early = early_stopping and trained - best >= cfg.train.patience
     return Fitted(model, curves, trained, seconds, best_epoch=best,
                   hit_budget=trained == epochs and not stopped_early)
+
+
+_KEPT = collections.OrderedDict()  # settings -> (compiled model, initial optimizer values)
+_KEEP = 16  # models kept per process, the least recently used dropped first
+
+
+def _compiled_model(variant, cfg, data, seed):
+    """A compiled model of `variant` holding `seed`'s initial weights: a kept one if any."""
+    model = models.from_config(variant, cfg.model, data.input_shape, data.num_classes, seed)
+    if cfg.train.distribution != "none":
+        compile_model(model, cfg.train)
+        return model
+    key = repr((variant, cfg.model, cfg.train, data.input_shape, data.num_classes,
+                keras.config.dtype_policy().name))
+    if key not in _KEPT:
+        compile_model(model, cfg.train)
+        model.optimizer.build(model.trainable_variables)
+        _KEPT[key] = model, [v.numpy() for v in model.optimizer.variables]
+        while len(_KEPT) > _KEEP:
+            _KEPT.popitem(last=False)
+        return model
+    _KEPT.move_to_end(key)
+    kept, optimizer_values = _KEPT[key]
+    if [v.shape for v in kept.variables] != [v.shape for v in model.variables]:
+        raise RuntimeError(f"variant {variant.label!r}: a rebuilt model differs from the kept one")
+    for target, value in zip(kept.variables, model.variables):
+        target.assign(value)
+    for target, value in zip(kept.optimizer.variables, optimizer_values):
+        target.assign(value)
+    return kept
+
+
+def release_models():
+    """Drop the compiled models kept for reuse (see the module docstring)."""
+    _KEPT.clear()
 
 
 def budget(train_cfg, n_train):

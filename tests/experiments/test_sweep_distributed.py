@@ -174,6 +174,28 @@ def test_a_run_check_changes_with_results_settings_only():
          "check": distributed_sweep._check(cfg, cfg.variants[1]), "heartbeat": 1.0})
 
 
+def test_each_worker_keeps_to_its_variants_while_it_can():
+    cfg = parse({**RAW, "seeds": [0, 1, 2], "variants": [{"pooling": p} for p in
+                                                         ("max", "avg", "min")]})
+    oracle = distributed_sweep._RunOracle(
+        [distributed_sweep._values(cfg, run, 60.0) for run in sweep.plan(cfg)], retries=0)
+    given = {"tuner0": [], "tuner1": []}
+    for _ in range(len(oracle.runs)):  # the workers ask in turn, each finishing at once
+        tuner = min(given, key=lambda t: len(given[t]))
+        trial = oracle.create_trial(tuner)
+        given[tuner].append(trial.hyperparameters.values["run"])
+        oracle.update_trial(trial.trial_id, {distributed_sweep.OBJECTIVE: 0.5})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert oracle.create_trial("tuner0").status == "STOPPED"
+    assert sorted(given["tuner0"] + given["tuner1"]) == sorted(oracle.runs[i]["run"]
+                                                              for i in range(len(oracle.runs)))
+    assert given["tuner0"][:3] == ["max__n200__seed0", "max__n200__seed1", "max__n200__seed2"]
+    assert given["tuner1"][:3] == ["avg__n200__seed0", "avg__n200__seed1", "avg__n200__seed2"]
+    assert given["tuner0"][3:] == ["min__n200__seed0", "min__n200__seed2"]  # then both share min
+    assert given["tuner1"][3:] == ["min__n200__seed1"]
+
+
 def test_gpus_from_nvidia_smi_without_cuda_visible_devices(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert jobs.gpu_devices({}) == []  # no nvidia-smi: no GPU
