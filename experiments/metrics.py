@@ -95,9 +95,10 @@ def predictor(model, batch_size=256):
         scores = []
         for start in range(0, len(x), batch_size):
             batch = x[start:start + batch_size]
-            padded = np.zeros((batch_size, *x.shape[1:]), "float32")
-            padded[:len(batch)] = batch
-            scores.append(np.asarray(step(tf.constant(padded)))[:len(batch)])
+            n = len(batch)
+            if n < batch_size:  # the last batch: zero-padded to the traced shape
+                batch = np.concatenate([batch, np.zeros((batch_size - n, *x.shape[1:]), "float32")])
+            scores.append(np.asarray(step(tf.constant(batch)))[:n])
         return np.concatenate(scores)
     return predict
 
