@@ -27,10 +27,10 @@ Public API
     by up to k steps per axis, afresh each epoch. With ``train.steps = n`` the
     budget is n optimizer steps over the repeated training set, recorded in
     "epochs" of ``train.eval_every`` steps (``budget``).
-``release_models()``
-    Drops the compiled models kept for reuse (below).
     With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
     into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
+``release_models()``
+    Drops the compiled models kept for reuse (below).
 
 Within a process, a run reuses the compiled model of an earlier run with the
 same variant and settings (``train.distribution = "none"``): the new seed's
@@ -38,6 +38,7 @@ initial weights are built as before and copied in, the optimizer state is
 reset to its initial values, and Keras's traced train and test functions are
 kept, so the run gives the bits a new model gives (tests/experiments/
 test_model_reuse.py) without tracing again (~1 s a run on the digits CNN).
+A builder whose model changes with the seed gets a new compiled model.
 
 Resuming a sweep is per run (``experiments.sweep``): a run is short, so a
 killed sweep loses at most the run in flight and no in-run checkpoint is kept.
@@ -164,8 +165,9 @@ def _compiled_model(variant, cfg, data, seed):
         return model
     _KEPT.move_to_end(key)
     kept, optimizer_values = _KEPT[key]
-    if [v.shape for v in kept.variables] != [v.shape for v in model.variables]:
-        raise RuntimeError(f"variant {variant.label!r}: a rebuilt model differs from the kept one")
+    if [(v.shape, v.dtype) for v in kept.variables] != [(v.shape, v.dtype) for v in model.variables]:
+        del _KEPT[key]  # a model that changes with the seed: compile this one, keep it instead
+        return _compiled_model(variant, cfg, data, seed)
     for target, value in zip(kept.variables, model.variables):
         target.assign(value)
     for target, value in zip(kept.optimizer.variables, optimizer_values):

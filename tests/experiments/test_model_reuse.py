@@ -53,3 +53,24 @@ def test_kept_models_are_bounded(tiny_raw, monkeypatch):
     assert len(train._KEPT) == 2
     train.release_models()
     assert not train._KEPT
+
+
+def test_a_builder_whose_model_changes_with_the_seed_gets_a_new_model(tiny_raw, tmp_path,
+                                                                      write_config):
+    (tmp_path / "by_seed.py").write_text(
+        "import keras\n"
+        "def build(input_shape, num_classes, *, pooling, head, seed):\n"
+        "    width = 4 + seed\n"
+        "    return keras.Sequential([keras.Input(input_shape),\n"
+        "        keras.layers.Conv2D(width, 3), pooling(pool_size=2), keras.layers.Flatten(),\n"
+        "        keras.layers.Dense(num_classes)])\n", encoding="utf-8")
+    tiny_raw["model"] = {"family": "custom", "builder": "by_seed:build"}
+    tiny_raw["variants"] = [{"pooling": "max"}]
+    cfg = config.load(write_config(tiny_raw))
+    data = data_lib.load(cfg.data, seed=0)
+    train.release_models()
+    first = train.fit(cfg.variants[0], cfg, data, seed=0).model
+    second = train.fit(cfg.variants[0], cfg, data, seed=1).model
+    assert second is not first and second.layers[0].filters == 5
+    assert train.fit(cfg.variants[0], cfg, data, seed=1).model is second
+    train.release_models()
