@@ -156,18 +156,18 @@ def _compiled_model(variant, cfg, data, seed):
         return model
     key = repr((variant, cfg.model, cfg.train, data.input_shape, data.num_classes,
                 keras.config.dtype_policy().name))
-    if key not in _KEPT:
+    kept = _KEPT.get(key)
+    if kept is None or [(v.shape, v.dtype) for v in kept[0].variables] != [
+            (v.shape, v.dtype) for v in model.variables]:  # new, or a model that changes with the seed
         compile_model(model, cfg.train)
         model.optimizer.build(model.trainable_variables)
         _KEPT[key] = model, [v.numpy() for v in model.optimizer.variables]
+        _KEPT.move_to_end(key)
         while len(_KEPT) > _KEEP:
             _KEPT.popitem(last=False)
         return model
     _KEPT.move_to_end(key)
-    kept, optimizer_values = _KEPT[key]
-    if [(v.shape, v.dtype) for v in kept.variables] != [(v.shape, v.dtype) for v in model.variables]:
-        del _KEPT[key]  # a model that changes with the seed: compile this one, keep it instead
-        return _compiled_model(variant, cfg, data, seed)
+    kept, optimizer_values = kept
     for target, value in zip(kept.variables, model.variables):
         target.assign(value)
     for target, value in zip(kept.optimizer.variables, optimizer_values):
