@@ -157,8 +157,9 @@ def _compiled_model(variant, cfg, data, seed):
     key = repr((variant, cfg.model, cfg.train, data.input_shape, data.num_classes,
                 keras.config.dtype_policy().name))
     kept = _KEPT.get(key)
-    if kept is None or [(v.shape, v.dtype) for v in kept[0].variables] != [
-            (v.shape, v.dtype) for v in model.variables]:  # new, or a model that changes with the seed
+    layout = [(v.shape, v.dtype) for v in model.variables]
+    if kept is None or [(v.shape, v.dtype) for v in kept[0].variables] != layout:
+        # the first of its settings, or a builder's model that changes with the seed
         compile_model(model, cfg.train)
         model.optimizer.build(model.trainable_variables)
         _KEPT[key] = model, [v.numpy() for v in model.optimizer.variables]
