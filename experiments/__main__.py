@@ -169,10 +169,12 @@ def _parser():
 def main(argv=None):
     """Parse `argv` (default: sys.argv[1:]), run the command, return the exit status."""
     args = _parser().parse_args(argv)
-    from .runtime import MissingTensorFlow, import_tensorflow_quietly, one_thread_per_process
+    from .runtime import (MissingTensorFlow, import_tensorflow_quietly, one_thread_per_process,
+                          pin_to_cpu)
 
     if args.command == "run":
         one_thread_per_process()
+        pin_to_cpu()  # a worker of `run --jobs`: before TensorFlow starts its threads
 
     backend = getattr(args, "backend", None)  # only bench has --backend
     if backend and "keras" not in sys.modules:  # else bench.main re-runs itself in a child

@@ -22,7 +22,9 @@ imports TensorFlow to find them. On a machine without GPUs the jobs share
 the CPU cores: ``python -m experiments run`` gives every process one
 TensorFlow thread (``runtime.one_thread_per_process``; float round-off depends
 on the thread count, so results are the same bits whatever N), and the
-workers inherit that environment.
+workers inherit that environment; with no more jobs than usable cores, worker
+`slot` is pinned to the slot-th core (``KERAS_POOL_CPU``,
+``runtime.pin_to_cpu``), which makes no difference to the results.
 
 Public API
 ----------
@@ -35,8 +37,9 @@ Public API
     What ``--jobs auto`` means for `cfg` in `out_dir`.
 ``gpu_devices(environ=os.environ) -> list[str]``
     The GPU ids the jobs are spread over (see above); [] for none.
-``worker_env(slot, devices, port, environ=os.environ) -> dict``
-    The environment of worker `slot`.
+``worker_env(slot, devices, port, environ=os.environ, cpus=()) -> dict``
+    The environment of worker `slot`: its GPU if `devices`, else its core
+    if `cpus` (one per worker) and the workers run one TensorFlow thread.
 """
 
 import contextlib
@@ -46,7 +49,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import distributed, distributed_sweep, sweep
+from . import distributed, distributed_sweep, runtime, sweep
 from .config import ConfigError
 from .distributed_sweep import LOST_AFTER, RETRIES
 
@@ -78,10 +81,15 @@ def auto_jobs(cfg, out_dir, environ=os.environ):
 
 
 def _usable_cores():
-    """The cores this process may run on (all of the machine's where that is unknown)."""
+    """How many cores this process may run on (all of the machine's where that is unknown)."""
+    return len(_pinnable_cpus()) or os.cpu_count() or 1
+
+
+def _pinnable_cpus():
+    """The ids of the cores this process may run on; [] where the OS cannot pin."""
     if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+        return sorted(os.sched_getaffinity(0))
+    return []
 
 
 def _pending(cfg, out_dir):
@@ -107,12 +115,14 @@ def gpu_devices(environ=os.environ):
     return [str(i) for i in range(len(gpus))]
 
 
-def worker_env(slot, devices, port, environ=os.environ):
-    """Worker `slot`'s environment: keras-tuner's variables and its GPU, if any."""
+def worker_env(slot, devices, port, environ=os.environ, cpus=()):
+    """Worker `slot`'s environment: keras-tuner's variables and its GPU or core, if any."""
     env = {**environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
            "KERASTUNER_TUNER_ID": f"tuner{slot}"}
     if devices:
         env["CUDA_VISIBLE_DEVICES"] = devices[slot % len(devices)]
+    elif cpus and runtime.one_thread(environ):
+        env["KERAS_POOL_CPU"] = str(cpus[slot])
     return env
 
 
@@ -120,13 +130,16 @@ def worker_env(slot, devices, port, environ=os.environ):
 def _processes(config_path, out_dir, jobs, port):
     """Start `jobs` workers of the chief on `port`; yield "is one still running?"; end them."""
     devices = gpu_devices()
+    cpus = _pinnable_cpus()
+    cpus = cpus if jobs <= len(cpus) else []  # a shared core: leave it to the scheduler
     # __package__: "experiments" in a checkout, "keras_pool_experiments" installed
     command = [sys.executable, "-m", __package__, "run", str(config_path),
                "--out", str(out_dir)]
     procs = []
     try:
         for slot in range(jobs):
-            procs.append(subprocess.Popen(command, env=worker_env(slot, devices, port)))
+            procs.append(subprocess.Popen(command, env=worker_env(slot, devices, port,
+                                                                   cpus=cpus)))
         yield lambda: any(p.poll() is None for p in procs)
     except BaseException:  # Ctrl-C, an error in the chief: no waiting
         for proc in procs:

@@ -77,6 +77,26 @@ def test_pipeline_batches_and_shuffles_reproducibly():
     assert np.array_equal(test, d.y_test)  # unshuffled without a seed
 
 
+def test_one_thread_pipeline_gives_the_batches_of_the_prefetched_one(monkeypatch):
+    d = data.load(_cfg(train_size=100, pad=2))
+
+    def two_passes():
+        ds = d.pipeline("train", 32, seed=3, augment_shift=2, repeat=True)
+        return ds, [(x.numpy(), y.numpy()) for x, y in ds.take(8)]  # 2 passes: reshuffled
+
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "1")
+    lean, lean_batches = two_passes()
+    assert lean.options().autotune.enabled is False
+    assert lean.options().threading.private_threadpool_size == 1
+    monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "2")
+    prefetched, batches = two_passes()
+    assert prefetched.options().threading.private_threadpool_size is None
+    assert len(batches) == len(lean_batches) == 8
+    for (x, y), (lx, ly) in zip(batches, lean_batches):
+        assert np.array_equal(x, lx) and np.array_equal(y, ly)
+    assert not np.array_equal(batches[0][1], batches[4][1])  # each pass reshuffled
+
+
 def _prepared_metadata(root, name):
     """A data folder that TFDS sees as prepared (metadata only); mock_data supplies examples."""
     builder = tfds.builder(name, data_dir=str(root))

@@ -220,3 +220,28 @@ def test_one_thread_per_process_keeps_the_users_choice():
     env = {"TF_NUM_INTEROP_THREADS": "4"}
     runtime.one_thread_per_process(env)
     assert env == {"TF_NUM_INTEROP_THREADS": "4", "TF_NUM_INTRAOP_THREADS": "1"}
+
+
+def test_one_thread_reads_tensorflows_intra_op_setting():
+    assert runtime.one_thread({"TF_NUM_INTRAOP_THREADS": "1"})
+    assert not runtime.one_thread({"TF_NUM_INTRAOP_THREADS": "2"})
+    assert not runtime.one_thread({})
+
+
+def test_pin_to_cpu_binds_the_process_to_the_named_core_only_when_told():
+    code = ("import os\nfrom experiments import runtime\nruntime.pin_to_cpu()\n"
+            "print(sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else 'n/a')")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_POOL_CPU"}
+    if not hasattr(os, "sched_getaffinity"):  # no pinning on this OS: a no-op, no error
+        result = _python(code, env={"KERAS_POOL_CPU": "0"})
+        assert result.returncode == 0 and result.stdout.strip() == "n/a", result.stderr
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    last = cores[-1]
+    pinned = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**env, "KERAS_POOL_CPU": str(last)})
+    assert pinned.returncode == 0, pinned.stderr
+    assert pinned.stdout.strip() == str([last])
+    free = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert free.stdout.strip() == str(cores)

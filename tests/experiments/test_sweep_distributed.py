@@ -161,6 +161,17 @@ def test_gpus_from_cuda_visible_devices_one_per_slot_round_robin():
     assert "CUDA_VISIBLE_DEVICES" not in jobs.worker_env(0, [], 5000, {})
 
 
+def test_one_thread_cpu_workers_are_pinned_one_core_each():
+    one = {"TF_NUM_INTRAOP_THREADS": "1"}
+    envs = [jobs.worker_env(slot, [], 5000, one, cpus=[2, 5]) for slot in range(2)]
+    assert [e["KERAS_POOL_CPU"] for e in envs] == ["2", "5"]
+    # GPUs, more threads than one, or no cores to pin to: left to the scheduler
+    assert "KERAS_POOL_CPU" not in jobs.worker_env(0, ["0"], 5000, one, cpus=[2, 5])
+    assert "KERAS_POOL_CPU" not in jobs.worker_env(0, [], 5000, {"TF_NUM_INTRAOP_THREADS": "2"},
+                                                   cpus=[2, 5])
+    assert "KERAS_POOL_CPU" not in jobs.worker_env(0, [], 5000, one)
+
+
 def test_a_run_check_changes_with_results_settings_only():
     cfg = parse(RAW)
     check = distributed_sweep._check(cfg, cfg.variants[0])
