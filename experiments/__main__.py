@@ -174,7 +174,11 @@ def main(argv=None):
 
     if args.command == "run":
         one_thread_per_process()
-        pin_to_cpu()  # a worker of `run --jobs`: before TensorFlow starts its threads
+        try:
+            pin_to_cpu()  # a worker of `run --jobs`: before TensorFlow starts its threads
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
     backend = getattr(args, "backend", None)  # only bench has --backend
     if backend and "keras" not in sys.modules:  # else bench.main re-runs itself in a child

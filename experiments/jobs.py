@@ -119,6 +119,7 @@ def worker_env(slot, devices, port, environ=os.environ, cpus=()):
     """Worker `slot`'s environment: keras-tuner's variables and its GPU or core, if any."""
     env = {**environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
            "KERASTUNER_TUNER_ID": f"tuner{slot}"}
+    env.pop("KERAS_POOL_CPU", None)  # only the core given here, never one inherited
     if devices:
         env["CUDA_VISIBLE_DEVICES"] = devices[slot % len(devices)]
     elif cpus and runtime.one_thread(environ):

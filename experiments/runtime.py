@@ -102,10 +102,18 @@ def one_thread(environ=os.environ):
 
 
 def pin_to_cpu(environ=os.environ):
-    """Bind this process to the core ``KERAS_POOL_CPU`` names, if set; see the docstring."""
+    """Bind this process to the core ``KERAS_POOL_CPU`` names, if set; see the docstring.
+
+    Raises ValueError naming the value if it is not a core this process may run on.
+    """
     cpu = environ.get("KERAS_POOL_CPU")
-    if cpu is not None and hasattr(os, "sched_setaffinity"):
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return
+    try:
         os.sched_setaffinity(0, {int(cpu)})
+    except (ValueError, OSError):
+        raise ValueError(f"KERAS_POOL_CPU={cpu!r} is not a core this process may run on "
+                         f"(it may run on {sorted(os.sched_getaffinity(0))})") from None
 
 
 def fit_verbose(verbose, stream=None):

@@ -245,3 +245,16 @@ def test_pin_to_cpu_binds_the_process_to_the_named_core_only_when_told():
     free = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env=env)
     assert free.stdout.strip() == str(cores)
+
+
+def test_a_core_this_process_may_not_use_is_exit_2_with_one_line():
+    if not hasattr(os, "sched_getaffinity"):
+        return  # nothing is pinned on this OS (the test above checks the no-op)
+    bad = max(os.sched_getaffinity(0)) + 4096
+    for value in (str(bad), "first"):
+        result = _python("import sys\nfrom experiments.__main__ import main\n"
+                         "sys.exit(main(['run', 'configs/digits.toml']))",
+                         env={"KERAS_POOL_CPU": value})
+        assert result.returncode == 2, result.stderr
+        assert f"KERAS_POOL_CPU={value!r} is not a core" in result.stderr
+        assert "Traceback" not in result.stderr

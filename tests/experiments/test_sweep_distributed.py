@@ -170,6 +170,9 @@ def test_one_thread_cpu_workers_are_pinned_one_core_each():
     assert "KERAS_POOL_CPU" not in jobs.worker_env(0, [], 5000, {"TF_NUM_INTRAOP_THREADS": "2"},
                                                    cpus=[2, 5])
     assert "KERAS_POOL_CPU" not in jobs.worker_env(0, [], 5000, one)
+    inherited = {**one, "KERAS_POOL_CPU": "0"}  # the chief's own: not passed on to every worker
+    assert "KERAS_POOL_CPU" not in jobs.worker_env(1, ["0"], 5000, inherited, cpus=[2, 5])
+    assert jobs.worker_env(1, [], 5000, inherited, cpus=[2, 5])["KERAS_POOL_CPU"] == "5"
 
 
 def test_a_run_check_changes_with_results_settings_only():
