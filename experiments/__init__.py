@@ -13,7 +13,7 @@ relatively, so both names work).
 
 import os
 
-from .runtime import quiet_tensorflow_logs
+from .run.runtime import quiet_tensorflow_logs
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 quiet_tensorflow_logs()

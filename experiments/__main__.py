@@ -55,7 +55,7 @@ def default_out(config_path):
 
 def guarded(fn, *args, **kwargs):
     """`fn(*args, **kwargs)` as an exit code: ConfigError -> 2, Ctrl-C -> 130."""
-    from .config import ConfigError  # imports Keras (and so TensorFlow)
+    from .errors import ConfigError
 
     try:
         return int(fn(*args, **kwargs) or 0)
@@ -68,7 +68,9 @@ def guarded(fn, *args, **kwargs):
 
 
 def _run(args):
-    from . import config, jobs, shipped
+    from . import config
+    from .config import shipped
+    from .sweeps import jobs
 
     path = shipped.find_config(args.config)
     cfg = config.load(path)
@@ -95,7 +97,7 @@ def _jobs(text):
 
 
 def _report(args):
-    from . import report
+    from .results import report
 
     report.render(args.dir)
     print(f"wrote {Path(args.dir) / 'summary.md'} and plots")
@@ -103,15 +105,16 @@ def _report(args):
 
 
 def _tune(args):
-    from . import shipped, tuning
+    from .config import shipped
+    from .tuning import tuner
 
     path = shipped.find_config(args.config)
-    return tuning.main(path, args.out or default_out(path))
+    return tuner.main(path, args.out or default_out(path))
 
 
 def _bench(args):
     if args.surgery:
-        from . import bench_surgery
+        from .bench import surgery as bench_surgery
 
         return bench_surgery.main(args.out, args.quick, backend=args.backend, rounds=args.rounds)
     from . import bench
@@ -169,8 +172,12 @@ def _parser():
 def main(argv=None):
     """Parse `argv` (default: sys.argv[1:]), run the command, return the exit status."""
     args = _parser().parse_args(argv)
-    from .runtime import (MissingTensorFlow, import_tensorflow_quietly, one_thread_per_process,
-                          pin_to_cpu)
+    from .run.runtime import (
+        MissingTensorFlow,
+        import_tensorflow_quietly,
+        one_thread_per_process,
+        pin_to_cpu,
+    )
 
     if args.command == "run":
         one_thread_per_process()

@@ -19,8 +19,9 @@ import time
 
 import keras
 
-from . import config, metrics, models, train
-from . import data as data_lib
+from . import config
+from .run import data as data_lib
+from .run import metrics, models, train
 
 
 def main(argv=None):

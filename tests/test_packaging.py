@@ -106,7 +106,7 @@ def test_installed_cli_answers_help_and_finds_its_configs(installed):
         assert result.returncode == 0 and "default: runs/bench" in result.stdout, result.stderr
     code = (
         "import sys\n"
-        "from keras_pool_experiments import config, shipped, sweep\n"
+        "from keras_pool_experiments import config\nfrom keras_pool_experiments.config import shipped\nfrom keras_pool_experiments.sweeps import sweep\n"
         f"root = {str(target)!r}\n"
         "for name in ('digits', 'digits.toml', 'configs/digits.toml', 'tune_digits'):\n"
         "    path = shipped.find_config(name)\n"

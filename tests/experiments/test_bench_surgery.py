@@ -6,7 +6,7 @@ import keras
 import torch
 
 from experiments import __main__ as cli
-from experiments import bench_surgery
+from experiments.bench import surgery as bench_surgery
 
 
 def _small(name, size):

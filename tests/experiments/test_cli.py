@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from experiments import __main__ as cli
-from experiments.config import ConfigError
-
-from experiments.config import to_toml
+from experiments.config import ConfigError, to_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,7 +110,7 @@ def test_a_dataset_whose_package_is_missing_exits_2_naming_the_extra(tmp_path, c
                                                                      monkeypatch):
     import builtins
 
-    from experiments import data
+    from experiments.run import data
 
     real_import = builtins.__import__
 

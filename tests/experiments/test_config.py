@@ -6,10 +6,8 @@ from pathlib import Path
 import pytest
 
 from experiments import config
-from experiments.config import ConfigError
+from experiments.config import ConfigError, to_toml
 from keras_pool import registry
-
-from experiments.config import to_toml
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

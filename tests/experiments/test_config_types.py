@@ -66,7 +66,7 @@ def test_integers_are_accepted_where_numbers_are_expected():
     ("seed = \"0\"", "tune.seed: expected an integer, got '0' (string)"),
 ])
 def test_tune_section_types(tmp_path, tune, expected):
-    search_space = pytest.importorskip("experiments.search_space")
+    search_space = pytest.importorskip("experiments.tuning.search_space")
     from tests.experiments.conftest import tune_toml
 
     path = tmp_path / "t.toml"
@@ -83,7 +83,7 @@ def test_tune_section_types(tmp_path, tune, expected):
     ("p = [1, \"8\"]", "tune.space.p[1]: expected a number, got '8' (string)"),
 ])
 def test_tune_space_types(tmp_path, space, expected):
-    search_space = pytest.importorskip("experiments.search_space")
+    search_space = pytest.importorskip("experiments.tuning.search_space")
     from tests.experiments.conftest import tune_toml
 
     path = tmp_path / "t.toml"

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from experiments import config, data
+from experiments import config
 from experiments.config import ConfigError
+from experiments.run import data
 
 
 def _cfg(**fields):
@@ -219,7 +220,7 @@ def test_augment_shift_moves_training_examples_within_k_and_differs_per_epoch():
     plain = next(iter(d.pipeline("train", 64, seed=0)))[0].numpy()
     assert first.shape == plain.shape and not np.array_equal(first, second)
     # every augmented image is its original moved by at most 2 pixels per axis
-    from experiments import metrics
+    from experiments.run import metrics
 
     def matches(img, orig):
         return any(np.array_equal(img, metrics.shift(orig[None], dy, dx)[0])

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import keras_pool
-from experiments import config, models, sweep
+from experiments import config
 from experiments.config import ConfigError
+from experiments.run import models
+from experiments.sweeps import sweep
 
 
 def _model(family, pooling, input_shape=(16, 16, 1), head="", seed=0, **model_kwargs):
@@ -198,7 +200,7 @@ def test_application_runs_end_to_end(tiny_raw, tmp_path):
 
 
 def test_tune_takes_the_same_families_and_data(tmp_path):
-    from experiments import search_space
+    from experiments.tuning.tuner import search_space
 
     images = np.zeros((20, 8, 8), np.uint8)
     np.savez(tmp_path / "mine.npz", x_train=images, y_train=np.arange(20) % 2)

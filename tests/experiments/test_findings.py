@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from experiments import config, findings, report
+from experiments import config, rundir, stats
+from experiments.results import findings, report
 
 
 def _rows(diffs_by_size, metric="test_accuracy"):
@@ -42,7 +43,7 @@ def test_judge_pairs_by_seed_and_reports_each_regime():
     assert [(j["train_size"], j["verdict"], j["n"]) for j in judged] == [
         (100, "supported", 5), (400, "inconclusive", 5)]
     assert judged[0]["mean"] == pytest.approx(0.025)
-    mean, _, low, high = report.mean_ci([0.02, 0.03, 0.025, 0.03, 0.02])
+    mean, _, low, high = stats.mean_ci([0.02, 0.03, 0.025, 0.03, 0.02])
     assert (judged[0]["low"], judged[0]["high"]) == pytest.approx((low, high))
     only = findings.judge([_claim(train_size=400, direction="less")], rows)
     assert len(only) == 1 and only[0]["train_size"] == 400
@@ -79,7 +80,7 @@ def test_render_writes_findings_md_from_the_config(tmp_path):
                 "hit_budget": 0, "train_seconds": 1.0,
                 "history": {"loss": [1.0], "accuracy": [0.5], "val_loss": [1.0],
                             "val_accuracy": [0.5]}})
-    report.write_tables(records, tmp_path)
+    rundir.write_tables(records, tmp_path)
     cfg = config.parse({"variants": [{"pooling": "max"}, {"pooling": "avg"}],
                         "findings": [{"name": "max beats avg", "a": "max", "b": "avg",
                                       "source": "Boureau 2010"}]})

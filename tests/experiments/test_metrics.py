@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from experiments import metrics
+from experiments.run import metrics
 
 
 def _one_pixel(n=1, size=5, at=(2, 2)):

@@ -3,8 +3,10 @@ record a new model gives: same weights, same scores, bit for bit."""
 
 import pytest
 
-from experiments import config, sweep, train
-from experiments import data as data_lib
+from experiments import config
+from experiments.run import data as data_lib
+from experiments.run import train
+from experiments.sweeps import sweep
 
 
 def _records(cfg, data, runs, reuse):

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import config, models
+from experiments import config
+from experiments.run import models
 from keras_pool import registry
 
 SHAPE = (16, 16, 1)
@@ -135,7 +136,7 @@ def test_max_pool_then_global_max_is_exactly_invariant_to_even_shifts(shift):
     stride-2 subsampling aliases (global max of a max pool = global max of its input), so a
     shift by a multiple of 2 -- not of the total stride 4 -- leaves the output unchanged,
     given a border (config.border) that no shift lets a feature map clip."""
-    from experiments import metrics
+    from experiments.run import metrics
 
     model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
     pad = config.border(model_cfg, 4)
@@ -148,7 +149,7 @@ def test_max_pool_then_global_max_is_exactly_invariant_to_even_shifts(shift):
 
 
 def test_odd_shifts_break_it_and_no_pooling_is_invariant_to_every_shift():
-    from experiments import metrics
+    from experiments.run import metrics
 
     model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
     x = _digit_in_border(config.border(model_cfg, 4))
@@ -163,7 +164,7 @@ def test_odd_shifts_break_it_and_no_pooling_is_invariant_to_every_shift():
 
 
 def test_a_border_narrower_than_config_border_lets_even_shifts_change_the_output():
-    from experiments import metrics
+    from experiments.run import metrics
 
     model_cfg = config.ModelConfig(filters=(6, 8), kernel_size=3, pool_size=2)
     x = _digit_in_border(4)  # the old digits border: a 4-pixel shift reaches the edge

@@ -6,16 +6,17 @@ import math
 import numpy as np
 import pytest
 
-from experiments import report
+from experiments import rundir, stats
 from experiments.config import ConfigError
+from experiments.results import plots, report, summary
 
 
 def test_mean_ci_matches_the_t_distribution_by_hand():
-    mean, std, low, high = report.mean_ci([1.0, 2.0, 3.0])
+    mean, std, low, high = stats.mean_ci([1.0, 2.0, 3.0])
     half = 4.302652729911275 / math.sqrt(3)  # t(0.975, df=2) * s / sqrt(n), s = 1
     assert (mean, std) == (2.0, 1.0)
     assert low == pytest.approx(2.0 - half) and high == pytest.approx(2.0 + half)
-    mean, std, low, high = report.mean_ci([0.5])
+    mean, std, low, high = stats.mean_ci([0.5])
     assert mean == 0.5 and all(math.isnan(v) for v in (std, low, high))
 
 
@@ -42,21 +43,21 @@ def _rows():
 
 def test_tables_round_trip(tmp_path):
     records = _rows()
-    report.write_tables(records, tmp_path)
-    rows = report.read_csv(tmp_path / "results.csv")
+    rundir.write_tables(records, tmp_path)
+    rows = rundir.read_csv(tmp_path / "results.csv")
     assert len(rows) == 6
-    assert list(rows[0])[:19] == list(report.COLUMNS)
+    assert list(rows[0])[:19] == list(rundir.COLUMNS)
     assert list(rows[0])[19:] == ["accuracy_shift_0", "accuracy_shift_1"]
     assert rows[1]["variant"] == "max" and rows[1]["test_accuracy"] == 0.8
     assert math.isnan(rows[0]["p"])
-    history = report.read_csv(tmp_path / "history.csv")
+    history = rundir.read_csv(tmp_path / "history.csv")
     assert len(history) == 12
     assert history[1] == {"variant": "max", "train_size": 100.0, "seed": 0.0, "epoch": 2.0,
                           "loss": 0.5, "accuracy": 0.9, "val_loss": 0.6, "val_accuracy": 0.8}
 
 
 def test_summary_has_stats_and_paired_differences():
-    text = report.summarize(_rows(), baseline="max")
+    text = summary.summarize(_rows(), baseline="max")
     assert text.startswith("# Results: digits")
     lines = text.splitlines()
     start = lines.index("## test accuracy")
@@ -70,11 +71,11 @@ def test_summary_has_stats_and_paired_differences():
     assert table[3].startswith("| 100 | avg | 3 | 0.7167 | 0.1041 |")
     assert "| -0.0833 | [-0.1550, -0.0116] |" in table[3]
     assert "| 100 | avg | 0.7167 | 0.3583 |" in text  # accuracy vs shift table
-    assert "Δ" not in report.summarize(_rows(), baseline=None)
+    assert "Δ" not in summary.summarize(_rows(), baseline=None)
 
 
 def test_summary_rounds_seconds_and_epochs_and_flags_runs_at_the_budget():
-    text = report.summarize(_rows(), baseline="max")
+    text = summary.summarize(_rows(), baseline="max")
     assert "1.23456" not in text and "1.2346" not in text
     lines = text.splitlines()
     start = lines.index("## train seconds")
@@ -84,13 +85,13 @@ def test_summary_rounds_seconds_and_epochs_and_flags_runs_at_the_budget():
     assert lines[budget + 2].startswith("**3 of 6 runs trained until the epoch budget (2)")
     assert lines[budget + 4] == "- train size 100, avg: seeds 0, 1, 2"
     rows = [dict(r, hit_budget=0) for r in _rows()]
-    assert "None: every run stopped early" in report.summarize(rows)
+    assert "None: every run stopped early" in summary.summarize(rows)
 
 
 def test_every_table_is_split_by_training_set_size():
     rows = _rows() + [dict(r, train_size=400, test_accuracy=r["test_accuracy"] + 0.1)
                       for r in _rows()]
-    text = report.summarize(rows, baseline="max")
+    text = summary.summarize(rows, baseline="max")
     assert "training-set sizes 100, 400" in text
     lines = text.splitlines()
     start = lines.index("## test accuracy")
@@ -103,7 +104,7 @@ def test_every_table_is_split_by_training_set_size():
 
 
 def test_render_writes_summary_and_plots(tmp_path):
-    report.write_tables(_rows(), tmp_path)
+    rundir.write_tables(_rows(), tmp_path)
     (tmp_path / "config.json").write_text(json.dumps({"baseline": "avg"}))
     report.render(tmp_path)
     assert "Δ vs avg" in (tmp_path / "summary.md").read_text()
@@ -120,17 +121,17 @@ def test_render_without_results_is_a_clean_error(tmp_path):
 
 def test_write_atomic_replaces_whole_files(tmp_path):
     path = tmp_path / "a.txt"
-    report.write_atomic(path, "one")
-    report.write_atomic(path, "two")
+    rundir.write_atomic(path, "one")
+    rundir.write_atomic(path, "two")
     assert path.read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temporary left
 
 
 def test_single_seed_summary_shows_na_not_crash():
     rows = [r for r in _rows() if r["seed"] == 0]
-    text = report.summarize(rows, baseline="max")
+    text = summary.summarize(rows, baseline="max")
     assert "| 100 | avg | 1 | 0.8000 | n/a | n/a | 0.0200 | -0.1000 | n/a |" in text
-    assert np.isfinite(report.mean_ci([1.0, 1.0])[2])
+    assert np.isfinite(stats.mean_ci([1.0, 1.0])[2])
 
 
 def _capture_figures(monkeypatch):
@@ -142,14 +143,14 @@ def _capture_figures(monkeypatch):
         saved[path.name] = fig
         return path
 
-    monkeypatch.setattr(report, "_save", save)
+    monkeypatch.setattr(plots, "_save", save)
     return saved
 
 
 def test_band_is_clipped_to_the_unit_interval():
-    mean, low, high = report.band([1.0, 0.9, 1.0])
+    mean, low, high = stats.band([1.0, 0.9, 1.0])
     assert high == 1.0 and 0 < low < mean < 1
-    assert report.band([0.0, 0.1, 0.0])[1] == 0.0
+    assert stats.band([0.0, 0.1, 0.0])[1] == 0.0
 
 
 def test_shift_plot_bands_stay_in_0_1_and_titles_count_seeds(monkeypatch, tmp_path):
@@ -163,7 +164,7 @@ def test_shift_plot_bands_stay_in_0_1_and_titles_count_seeds(monkeypatch, tmp_pa
             history.append({"variant": r["variant"], "train_size": 100, "seed": r["seed"],
                             "epoch": e, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0,
                             "val_accuracy": 0.4})
-    report.plot(rows, history, tmp_path)
+    plots.plot(rows, history, tmp_path)
     fig = saved["accuracy_vs_shift.png"]
     ax = fig.axes[0]
     assert "mean of 3 seeds" in ax.get_title()
@@ -172,7 +173,7 @@ def test_shift_plot_bands_stay_in_0_1_and_titles_count_seeds(monkeypatch, tmp_pa
     curves = saved["learning_curves.png"]
     assert "mean of 3 seeds" in curves._suptitle.get_text()
     assert [a.get_title() for a in curves.axes if a.get_visible()] == ["max", "avg"]
-    report.plot(rows, history, tmp_path, baseline="avg")
+    plots.plot(rows, history, tmp_path, baseline="avg")
     first = saved["learning_curves.png"].axes[0]  # the max panel shows the avg baseline in grey
     assert "avg (val)" in [line.get_label() for line in first.get_lines()]
     assert "grey: avg" in saved["learning_curves.png"]._suptitle.get_text()
@@ -183,7 +184,7 @@ def test_train_size_plot_has_one_line_per_variant_with_clipped_bands(monkeypatch
     rows = _rows() + [dict(r, train_size=400, test_accuracy=[1.0, 0.9, 1.0][int(r["seed"])])
                       for r in _rows()]
     saved = _capture_figures(monkeypatch)
-    paths = report.plot(rows, [], tmp_path)
+    paths = plots.plot(rows, [], tmp_path)
     assert paths[-1].name == "accuracy_vs_train_size.png"
     ax = saved["accuracy_vs_train_size.png"].axes[0]
     assert [line.get_label() for line in ax.get_lines()] == ["max", "avg"]
@@ -194,10 +195,10 @@ def test_train_size_plot_has_one_line_per_variant_with_clipped_bands(monkeypatch
 
 def test_plot_styles_are_distinct_for_16_variants_and_the_same_in_every_plot():
     names = [f"variant{i}" for i in range(16)]
-    style = report.styles(names)
+    style = plots.styles(names)
     assert len({s["color"] for s in style.values()}) == 16
     assert len({s["marker"] for s in style.values()}) == 16
-    assert report.styles(names) == style  # one variant, one style, every call
-    more = report.styles(names + ["extra"])
+    assert plots.styles(names) == style  # one variant, one style, every call
+    more = plots.styles(names + ["extra"])
     assert (more["extra"]["color"], more["extra"]["linestyle"]) != (
         style["variant0"]["color"], style["variant0"]["linestyle"])

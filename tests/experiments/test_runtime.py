@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments import bench, report, runtime
+from experiments import bench, rundir
 from experiments.config import to_toml
+from experiments.run import runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_tensorflow = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
@@ -110,7 +111,7 @@ def test_log_level_default_hides_cuinit_only_without_a_gpu():
 def test_no_cuda_noise_on_a_machine_without_gpu(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     code = (
-        "from experiments.runtime import import_tensorflow_quietly\n"
+        "from experiments.run.runtime import import_tensorflow_quietly\n"
         "import_tensorflow_quietly()\n"
         "import tensorflow as tf\n"
         "print(float(tf.constant(1.0) + 1))\n"
@@ -144,8 +145,8 @@ def test_fit_verbose_is_one_line_per_epoch_off_a_terminal():
 def test_results_files_respect_the_umask(tmp_path, umask, mode):
     old = os.umask(umask)
     try:
-        assert runtime.default_file_mode() == mode
-        report.write_atomic(tmp_path / "summary.md", "x\n")
+        assert rundir.default_file_mode() == mode
+        rundir.write_atomic(tmp_path / "summary.md", "x\n")
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "summary.md").stat().st_mode) == mode
@@ -204,7 +205,8 @@ def test_run_logs_one_line_per_epoch_writes_readable_files_and_tensorboard(tmp_p
 
 @needs_tensorflow
 def test_tensorboard_is_off_by_default_and_cosmetic_for_resume(tmp_path, tiny_raw):
-    from experiments import config, sweep
+    from experiments import config
+    from experiments.sweeps import sweep
 
     tiny_raw["variants"] = [{"pooling": "max"}]
     cfg = config.parse(tiny_raw)
@@ -229,7 +231,7 @@ def test_one_thread_reads_tensorflows_intra_op_setting():
 
 
 def test_pin_to_cpu_binds_the_process_to_the_named_core_only_when_told():
-    code = ("import os\nfrom experiments import runtime\nruntime.pin_to_cpu()\n"
+    code = ("import os\nfrom experiments.run import runtime\nruntime.pin_to_cpu()\n"
             "print(sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else 'n/a')")
     env = {k: v for k, v in os.environ.items() if k != "KERAS_POOL_CPU"}
     if not hasattr(os, "sched_getaffinity"):  # no pinning on this OS: a no-op, no error

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from experiments import __main__ as cli
-from experiments import config, report, sweep, train
+from experiments import config, rundir
 from experiments.config import ConfigError
+from experiments.run import train
+from experiments.sweeps import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +27,7 @@ def test_run_writes_rows_curves_summary_plots_config_and_versions(tmp_path, tiny
     records = sweep.run(cfg, tmp_path, log=lines.append)
     assert [(r["variant"], r["seed"]) for r in records] == [
         ("max", 0), ("avg", 0), ("max", 1), ("avg", 1)]
-    rows = report.read_csv(tmp_path / "results.csv")
+    rows = rundir.read_csv(tmp_path / "results.csv")
     assert len(rows) == 4
     for row in rows:
         assert row["dataset"] == "digits" and row["train_size"] == 200 and row["epochs"] == 1
@@ -34,7 +36,7 @@ def test_run_writes_rows_curves_summary_plots_config_and_versions(tmp_path, tiny
             row["train_accuracy"] - row["test_accuracy"])
         assert row["accuracy_shift_0"] == pytest.approx(row["test_accuracy"], abs=1e-6)
         assert 0.0 <= row["shift_consistency"] <= 1.0 and "accuracy_shift_1" in row
-    assert len(report.read_csv(tmp_path / "history.csv")) == 4
+    assert len(rundir.read_csv(tmp_path / "history.csv")) == 4
     assert "## shift consistency" in (tmp_path / "summary.md").read_text()
     assert len(list(tmp_path.glob("*.png"))) == 4
     assert config.parse(json.loads((tmp_path / "config.json").read_text())) == cfg
@@ -47,7 +49,7 @@ def test_run_writes_rows_curves_summary_plots_config_and_versions(tmp_path, tiny
 def test_same_seed_same_result(tiny_raw):
     tiny_raw["variants"] = [{"pooling": "stochastic"}]
     cfg = config.parse(tiny_raw)
-    from experiments import data as data_lib
+    from experiments.run import data as data_lib
     data = data_lib.load(cfg.data)
     first = train.fit(cfg.variants[0], cfg, data, seed=4)
     second = train.fit(cfg.variants[0], cfg, data, seed=4)
@@ -71,10 +73,10 @@ def test_interrupted_sweep_resumes_and_skips_finished_runs(tmp_path, tiny_raw, m
     monkeypatch.setattr(sweep, "_one_run", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
         sweep.run(cfg, tmp_path, log=lambda line: None)
-    done = sweep.run_path(tmp_path, cfg.variants[0], 0, 200)
+    done = rundir.run_path(tmp_path, cfg.variants[0], 0, 200)
     assert done.name == "max__n200__seed0.json"
-    assert done.is_file() and not sweep.run_path(tmp_path, cfg.variants[1], 0, 200).exists()
-    assert len(report.read_csv(tmp_path / "results.csv")) == 1
+    assert done.is_file() and not rundir.run_path(tmp_path, cfg.variants[1], 0, 200).exists()
+    assert len(rundir.read_csv(tmp_path / "results.csv")) == 1
     stamp = done.stat().st_mtime_ns
 
     monkeypatch.setattr(sweep, "_one_run", real_one_run)
@@ -82,7 +84,7 @@ def test_interrupted_sweep_resumes_and_skips_finished_runs(tmp_path, tiny_raw, m
     sweep.run(cfg, tmp_path, log=lines.append)
     assert any(line.startswith("[1/2] skip max seed=0") for line in lines)
     assert done.stat().st_mtime_ns == stamp
-    assert [r["variant"] for r in report.read_csv(tmp_path / "results.csv")] == ["max", "avg"]
+    assert [r["variant"] for r in rundir.read_csv(tmp_path / "results.csv")] == ["max", "avg"]
 
 
 def test_an_out_dir_from_a_different_config_is_refused(tmp_path, tiny_raw):
@@ -126,7 +128,7 @@ def test_killed_cli_sweep_resumes_where_it_stopped(tmp_path, tiny_raw, write_con
         assert f"skip {label} seed=0" in result.stdout
     assert {p.name: p.stat().st_mtime_ns for p in finished} == stamps
     assert "Epoch 15/15" in result.stdout  # Keras progress of the runs it did
-    assert len(report.read_csv(out / "results.csv")) == 3
+    assert len(rundir.read_csv(out / "results.csv")) == 3
     assert (out / "summary.md").is_file()
 
     (out / "summary.md").unlink()
@@ -134,7 +136,7 @@ def test_killed_cli_sweep_resumes_where_it_stopped(tmp_path, tiny_raw, write_con
 
 
 def test_early_stopping_restores_the_best_epoch_and_records_the_budget(tiny_raw):
-    from experiments import data as data_lib
+    from experiments.run import data as data_lib
 
     tiny_raw["train"].update(epochs=40, patience=2, learning_rate=0.03)
     cfg = config.parse(tiny_raw)
@@ -170,14 +172,14 @@ def test_regimes_and_seeded_splits_sweep_write_one_row_each_and_resume(tmp_path,
     monkeypatch.setattr(sweep, "_one_run", crash_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         sweep.run(cfg, tmp_path, log=lambda line: None)
-    assert len(report.read_csv(tmp_path / "results.csv")) == 4
+    assert len(rundir.read_csv(tmp_path / "results.csv")) == 4
     monkeypatch.setattr(sweep, "_one_run", real_one_run)
     sweep.run(cfg, tmp_path, log=lambda line: None)
-    rows = report.read_csv(tmp_path / "results.csv")
+    rows = rundir.read_csv(tmp_path / "results.csv")
     keys = [(r["train_size"], r["seed"], r["variant"]) for r in rows]
     assert sorted(keys) == sorted({(n, s, v) for n in (60, 120) for s in (0, 1)
                                    for v in ("max", "avg")})  # nothing lost or duplicated
-    assert sweep.run_path(tmp_path, cfg.variants[0], 1, 60).name == "max__n60__seed1.json"
+    assert rundir.run_path(tmp_path, cfg.variants[0], 1, 60).name == "max__n60__seed1.json"
     assert len(list((tmp_path / "runs").glob("*.json"))) == 8
     for r in rows:
         assert 1 <= r["best_epoch"] <= r["epochs"] <= r["epoch_budget"] == 3
@@ -194,7 +196,7 @@ def _real_data_sweep(tmp_path, raw):
     cfg = config.parse(raw)
     lines = []
     sweep.run(cfg, tmp_path, log=lines.append)
-    return cfg, report.read_csv(tmp_path / "results.csv"), lines
+    return cfg, rundir.read_csv(tmp_path / "results.csv"), lines
 
 
 def test_mnist1d_end_to_end_on_the_real_generated_data(tmp_path):

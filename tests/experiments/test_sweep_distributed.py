@@ -18,8 +18,9 @@ import sys
 import pytest
 
 from experiments import __main__ as cli
-from experiments import distributed_sweep, jobs, sweep
 from experiments.config import ConfigError, parse, to_toml
+from experiments.sweeps import distributed as distributed_sweep
+from experiments.sweeps import jobs, sweep
 from tests.experiments.conftest import TINY
 from tests.experiments.processes import Processes, kill_a_worker_mid_task, loopback_env
 

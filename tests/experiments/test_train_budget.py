@@ -6,9 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from experiments import config, findings, train
-from experiments import data as data_lib
+from experiments import config
 from experiments.config import ConfigError
+from experiments.results import findings
+from experiments.run import data as data_lib
+from experiments.run import train
 
 
 def _cfg(tiny_raw, **train_kwargs):

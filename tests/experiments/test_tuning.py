@@ -10,9 +10,13 @@ import shutil
 import pytest
 
 from experiments import __main__ as cli
-from experiments import config, search_space, sweep, train, tuning
+from experiments import config
 from experiments._compat import tomllib
 from experiments.config import ConfigError
+from experiments.run import train
+from experiments.sweeps import sweep
+from experiments.tuning.tuner import search_space
+from experiments.tuning.tuner import tuner as tuning
 from tests.experiments.conftest import tune_toml
 
 SPACE = {"pooling": '["max", "lp", "stochastic"]', "head": '["flatten", "global_avg"]',

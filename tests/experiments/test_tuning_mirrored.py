@@ -26,7 +26,10 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras
-from experiments import data, search_space, train, tuning
+from experiments.run import data
+from experiments.tuning.tuner import search_space
+from experiments.run import train
+from experiments.tuning.tuner import tuner as tuning
 
 config_path, out = sys.argv[1], sys.argv[2]
 code = tuning.main(config_path, out, log=lambda _: None)

@@ -11,8 +11,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from experiments import __main__ as cli
-from experiments import config, data
+from experiments import config
 from experiments.config import ConfigError
+from experiments.run import data
 
 
 def _digits(per_class=20, classes=3):

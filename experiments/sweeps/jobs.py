@@ -49,20 +49,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import distributed, distributed_sweep, runtime, sweep
-from .config import ConfigError
-from .distributed_sweep import LOST_AFTER, RETRIES
+from .. import rundir
+from ..errors import ConfigError
+from ..run import runtime
+from . import distributed, oracle, sweep
+from .distributed import LOST_AFTER, RETRIES
 
 
 def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print):
     """Run the sweep of `cfg` in `jobs` processes; see the module docstring."""
     if jobs == "auto":
-        jobs = auto_jobs(cfg, out_dir) if distributed.role() == "local" else 1
+        jobs = auto_jobs(cfg, out_dir) if oracle.role() == "local" else 1
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ConfigError(f"--jobs: expected a positive integer or \"auto\", got {jobs!r}")
     if jobs == 1:
-        return distributed_sweep.main(cfg, out_dir, lost_after, retries, log)
-    if distributed.role() != "local":
+        return distributed.main(cfg, out_dir, lost_after, retries, log)
+    if oracle.role() != "local":
         raise ConfigError("--jobs starts its own chief and workers on this machine; unset "
                           "KERASTUNER_ORACLE_IP to use it, or start one process per worker")
     pending = _pending(cfg, out_dir)
@@ -70,7 +72,7 @@ def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRI
         sweep.check_compatible(cfg, Path(out_dir))
         sweep.load_data(cfg, pending[0][0], pending[0][1], {})
     workers = functools.partial(_processes, config_path, out_dir, jobs)
-    return distributed_sweep.chief(cfg, out_dir, "127.0.0.1:0", lost_after, retries, log,
+    return distributed.chief(cfg, out_dir, "127.0.0.1:0", lost_after, retries, log,
                                    workers)
 
 
@@ -95,7 +97,7 @@ def _pinnable_cpus():
 def _pending(cfg, out_dir):
     """The (size, seed, variant) runs of `cfg` not finished in `out_dir`."""
     return [(n, s, v) for n, s, v in sweep.plan(cfg)
-            if not sweep.run_path(out_dir, v, s, n).is_file()]
+            if not rundir.run_path(out_dir, v, s, n).is_file()]
 
 
 def gpu_devices(environ=os.environ):
@@ -133,8 +135,8 @@ def _processes(config_path, out_dir, jobs, port):
     devices = gpu_devices()
     cpus = _pinnable_cpus()
     cpus = cpus if jobs <= len(cpus) else []  # a shared core: leave it to the scheduler
-    # __package__: "experiments" in a checkout, "keras_pool_experiments" installed
-    command = [sys.executable, "-m", __package__, "run", str(config_path),
+    # the harness: "experiments" in a checkout, "keras_pool_experiments" installed
+    command = [sys.executable, "-m", __package__.partition(".")[0], "run", str(config_path),
                "--out", str(out_dir)]
     procs = []
     try:

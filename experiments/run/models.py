@@ -70,7 +70,8 @@ import numpy as np
 import keras_pool
 from keras_pool import registry
 
-from .config import ANTIALIAS, DEFAULT_HEADS, ConfigError
+from ..config import ANTIALIAS, DEFAULT_HEADS
+from ..errors import ConfigError
 
 _CONV, _DENSE, _POOL, _DROPOUT = range(4)
 

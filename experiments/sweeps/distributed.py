@@ -77,8 +77,9 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 from keras_tuner.src.distribute import oracle_client
 
-from . import distributed, report, sweep
-from .config import ConfigError
+from .. import rundir
+from ..errors import ConfigError
+from . import oracle, sweep
 
 LOST_AFTER = 60.0
 RETRIES = 2
@@ -90,12 +91,12 @@ _REPORT_TIMEOUT = 600  # seconds a worker waits for the chief to take a record
 
 def main(cfg, out_dir, lost_after=LOST_AFTER, retries=RETRIES, log=print):
     """Run this process's part of the sweep of `cfg`; see the module docstring."""
-    role = distributed.role()
+    role = oracle.role()
     if role == "local":
         sweep.run(cfg, out_dir, log)
         return 0
     if role == "chief":
-        return chief(cfg, out_dir, distributed.address(), lost_after, retries, log)
+        return chief(cfg, out_dir, oracle.address(), lost_after, retries, log)
     return _work(cfg, out_dir, log)
 
 
@@ -109,19 +110,19 @@ def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=pri
     sweep.check_compatible(cfg, out_dir)
     sweep.prepare(cfg, out_dir)
     runs = sweep.plan(cfg)
-    pending = [(n, s, v) for n, s, v in runs if not sweep.run_path(out_dir, v, s, n).is_file()]
+    pending = [(n, s, v) for n, s, v in runs if not rundir.run_path(out_dir, v, s, n).is_file()]
     log(sweep.describe(cfg, out_dir, len(runs) - len(pending)))
     if pending:
         oracle = _RunOracle([_values(cfg, run, lost_after) for run in pending], retries)
         reports = _Reports(cfg, out_dir, oracle, len(runs), log)
-        server = distributed.Chief(oracle, lost_after, address, [reports.handler()])
+        server = oracle.Chief(oracle, lost_after, address, [reports.handler()])
         port = server.start()
         log(f"chief: serving {len(pending)} runs on {address.rsplit(':', 1)[0]}:{port}"
             + ("" if workers else "; workers: the same command with "
                "KERASTUNER_TUNER_ID=tuner0, tuner1, ..."))
         try:
             with workers(port) if workers else contextlib.nullcontext() as alive:
-                server.wait(lambda: report.write_tables(sweep.finished(cfg, out_dir), out_dir),
+                server.wait(lambda: rundir.write_tables(sweep.finished(cfg, out_dir), out_dir),
                             alive)
         finally:
             server.stop()
@@ -131,12 +132,12 @@ def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=pri
 def _finish(cfg, out_dir, log):
     """Write the tables and report if every run finished; else say which are missing (1)."""
     records = sweep.finished(cfg, out_dir)
-    missing = [sweep.run_path(out_dir, v, s, n).stem for n, s, v in sweep.plan(cfg)
-               if not sweep.run_path(out_dir, v, s, n).is_file()]
+    missing = [rundir.run_path(out_dir, v, s, n).stem for n, s, v in sweep.plan(cfg)
+               if not rundir.run_path(out_dir, v, s, n).is_file()]
     if not missing:
         sweep.finish(records, out_dir, log)
         return 0
-    report.write_tables(records, out_dir)
+    rundir.write_tables(records, out_dir)
     log(f"chief: {len(missing)} runs not finished ({', '.join(missing[:5])}"
         f"{', ...' if len(missing) > 5 else ''}); re-run the same command to retry them")
     return 1
@@ -155,7 +156,7 @@ def _check(cfg, variant):
 def _values(cfg, run, lost_after):
     """The trial's hyperparameter values: which run, and how often to send a heartbeat."""
     size, seed, variant = run
-    return {"run": sweep.run_path("", variant, seed, size).stem, "variant": variant.label,
+    return {"run": rundir.run_path("", variant, seed, size).stem, "variant": variant.label,
             "seed": seed, "train_size": size, "check": _check(cfg, variant),
             "heartbeat": lost_after / 6}
 
@@ -211,7 +212,7 @@ def _complete(oracle, run, score):
     """End the unfinished trial of `run` as completed; False if there is none."""
     for trial in oracle.trials.values():
         values = trial.hyperparameters.values
-        if values.get("run") == run and trial.status not in distributed.FINISHED:
+        if values.get("run") == run and trial.status not in oracle.FINISHED:
             if trial.trial_id in oracle._retry_queue:  # lost, waiting for a worker
                 oracle._retry_queue.remove(trial.trial_id)
             oracle.update_trial(trial.trial_id, {OBJECTIVE: score})
@@ -226,7 +227,7 @@ class _Reports:
 
     def __init__(self, cfg, out_dir, oracle, total, log):
         self.cfg, self.out_dir, self.oracle, self.total, self.log = cfg, out_dir, oracle, total, log
-        self.runs = {sweep.run_path("", v, s, n).stem: (n, s, v) for n, s, v in sweep.plan(cfg)}
+        self.runs = {rundir.run_path("", v, s, n).stem: (n, s, v) for n, s, v in sweep.plan(cfg)}
 
     def handler(self):
         method = grpc.unary_unary_rpc_method_handler(
@@ -243,10 +244,10 @@ class _Reports:
                 record.get("variant"), record.get("seed")) != (variant.label, seed):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           f"run {run}: the worker's config differs from the chief's")
-        path = sweep.run_path(self.out_dir, variant, seed, size)
+        path = rundir.run_path(self.out_dir, variant, seed, size)
         kept = not path.is_file()
         if kept:
-            report.write_atomic(path, json.dumps(record) + "\n")
+            rundir.write_json(path, record)
         _complete(self.oracle, run, record[OBJECTIVE])
         done = len(sweep.finished(self.cfg, self.out_dir))
         where = f"{variant.label} seed={seed}" + (f" n={size}" if size else "")
@@ -270,10 +271,10 @@ def _work(cfg, out_dir, log):
     """Ask the chief for runs, train them, send their records; 0 when told to stop."""
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     client = oracle_client.OracleClient(None)
-    send = grpc.insecure_channel(distributed.address()).unary_unary(
+    send = grpc.insecure_channel(oracle.address()).unary_unary(
         _REPORT, request_serializer=_encode, response_deserializer=_decode)
     variants, loaded = {v.label: v for v in cfg.variants}, {}
-    log(f"[{tuner_id}] asking the chief at {distributed.address()} for runs")
+    log(f"[{tuner_id}] asking the chief at {oracle.address()} for runs")
     while True:
         trial = client.create_trial(tuner_id)
         if trial.status == TrialStatus.STOPPED:
@@ -287,7 +288,7 @@ def _work(cfg, out_dir, log):
             raise ConfigError(f"run {run}: this worker's config differs from the chief's "
                               f"(data, model, train, eval or the variant); use the same file")
         log(f"[{tuner_id}] run {run}: started (trial {trial.trial_id})")
-        with distributed.heartbeat(client, trial.trial_id, values["heartbeat"]):
+        with oracle.heartbeat(client, trial.trial_id, values["heartbeat"]):
             try:
                 data = sweep.load_data(cfg, size, seed, loaded)
                 record = sweep.one_run(cfg, variant, seed, size, data, out_dir)

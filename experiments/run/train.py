@@ -53,8 +53,8 @@ import time
 import keras
 import tensorflow as tf
 
+from ..errors import ConfigError
 from . import models
-from .config import ConfigError
 from .runtime import fit_verbose
 
 

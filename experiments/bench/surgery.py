@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import replace
 
-from . import bench
+from .. import bench
 
 ARCHITECTURES = ("ResNet50", "MobileNetV2")
 PEERS = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}

@@ -61,11 +61,8 @@ from pathlib import Path
 
 from keras_pool import registry
 
-from ._compat import tomllib
-
-
-class ConfigError(ValueError):
-    """A bad config or bad command-line input; the message is one readable line."""
+from .._compat import tomllib
+from ..errors import ConfigError  # noqa: F401  (experiments.config.ConfigError)
 
 
 def option(default, *, choices=None, low=None, high=None, choices_str=None):

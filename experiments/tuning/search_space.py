@@ -57,9 +57,11 @@ from pathlib import Path
 
 import keras_tuner
 
-from . import config
-from .config import ConfigError, option
 from keras_pool import registry
+
+from .. import config
+from ..config import option
+from ..errors import ConfigError
 
 TUNERS = ("random", "bayesian", "hyperband")
 OBJECTIVES = ("val_accuracy", "val_shift_consistency")

@@ -41,9 +41,7 @@ Beyond keras-tuner's public API this uses the hook
 """
 
 import contextlib
-import csv
 import dataclasses
-import io
 import json
 import os
 import time
@@ -53,10 +51,12 @@ import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
 
-from . import data as data_lib
-from . import distributed, metrics, report, search_space, train
-from . import config
-from .config import ConfigError
+from .. import config, rundir
+from ..errors import ConfigError
+from ..run import data as data_lib
+from ..run import metrics, train
+from ..sweeps import oracle
+from . import search_space
 
 PROJECT = "keras_tuner"
 METRICS = ("val_accuracy", "val_shift_consistency", "seconds")
@@ -83,17 +83,17 @@ def main(config_path, out_dir, log=print):
         ConfigError: a bad config, or a resume with different settings.
     """
     base, tune = search_space.load(config_path)
-    role = distributed.role()
+    role = oracle.role()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if role != "worker":
         _check_resume(out_dir, base, tune)
     tuner = _Tuner(base, tune, out_dir, role)
     if role == "chief":
-        log(f"chief: serving the oracle on {distributed.address()}; workers: the same command with "
+        log(f"chief: serving the oracle on {oracle.address()}; workers: the same command with "
             f"KERASTUNER_TUNER_ID=tuner0, tuner1, ...")
         tuner.save()
-        distributed.serve(tuner.oracle, tune.lost_after, tuner.write_results)
+        oracle.serve(tuner.oracle, tune.lost_after, tuner.write_results)
     else:
         tuner.search(data_lib.load(base.data))
         if role == "worker":
@@ -121,7 +121,7 @@ def _check_resume(out_dir, base, tune):
                 f"{out_dir}: holds a search made with other {changed[0]!r} settings; "
                 f"use another --out or delete that folder"
             )
-    report.write_atomic(path, json.dumps(settings, indent=2) + "\n")
+    rundir.write_json(path, settings, indent=2)
 
 
 def _fixed(settings):
@@ -198,7 +198,7 @@ class _Tuner(keras_tuner.Tuner):
         print(f"[{self.tuner_id}] trial {trial.trial_id}: {variant.label}, "
               f"pool_size {cfg.model.pool_size}, lr {cfg.train.learning_rate:.3g}, "
               f"{cfg.train.epochs} epochs", flush=True)
-        beat = (distributed.heartbeat(self.oracle, trial.trial_id, self.tune.lost_after / 6)
+        beat = (oracle.heartbeat(self.oracle, trial.trial_id, self.tune.lost_after / 6)
                 if self.role == "worker" else contextlib.nullcontext())
         with beat:
             start = time.perf_counter()
@@ -259,11 +259,7 @@ def _write_results(oracle, base, tune, out_dir):
     """Write trials.csv, best.toml and the plot; returns (rows, best completed trial or None)."""
     columns = _columns(base, tune)
     rows = _trial_rows(oracle, columns)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    report.write_atomic(out_dir / "trials.csv", buf.getvalue())
+    rundir.write_atomic(out_dir / "trials.csv", rundir.csv_text(columns, rows, "raise"))
     best = _best_trial(oracle)
     if best is None:
         return rows, None
@@ -271,7 +267,7 @@ def _write_results(oracle, base, tune, out_dir):
     header = (f"# Best trial ({best.trial_id}) of a `python -m experiments tune` search: "
               f"{tune.objective} = {best.score:.4f}.\n"
               f"# Run it: python -m experiments run {out_dir / 'best.toml'}\n")
-    report.write_atomic(out_dir / "best.toml", header + config.to_toml(cfg.to_dict()))
+    rundir.write_atomic(out_dir / "best.toml", header + config.to_toml(cfg.to_dict()))
     _plot(rows, [c for c in columns if c.startswith("pooling")], tune,
           out_dir / "objective_by_pooling.png")
     return rows, best

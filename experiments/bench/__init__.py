@@ -613,7 +613,7 @@ CNN_INPUT = (24, 24, 1)  # configs/digits.toml: 8x8 digits upsampled to 16x16, 4
 
 def _digits_cnn(pooling, lp_options):
     """The digits CNN of `configs/digits.toml` (conv16-pool-conv32-pool-flatten-dense10)."""
-    from .models import build_model
+    from ..run.models import build_model
 
     return build_model(CNN_INPUT, 10, pooling=pooling, lp_options=lp_options, seed=0)
 

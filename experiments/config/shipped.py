@@ -19,8 +19,8 @@ from pathlib import Path
 
 def configs_dir():
     """Where the shipped configs are, or None."""
-    here = Path(__file__).resolve().parent
-    for folder in (here / "configs", here.parent / "configs"):  # wheel, checkout
+    harness = Path(__file__).resolve().parent.parent
+    for folder in (harness / "configs", harness.parent / "configs"):  # wheel, checkout
         if folder.is_dir() and any(folder.glob("*.toml")):
             return folder
     return None
@@ -42,7 +42,7 @@ def find_config(name):
         candidate = folder / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
         if candidate.is_file():
             return candidate
-    from .config import ConfigError
+    from ..errors import ConfigError
 
     shipped = ", ".join(names()) or "none"
     raise ConfigError(f"{path}: config file not found; shipped configs: {shipped}")

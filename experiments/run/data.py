@@ -67,8 +67,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..config import DATASETS
+from ..errors import ConfigError, DataUnavailable
 from . import runtime
-from .config import DATASETS, ConfigError
 
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
@@ -76,10 +77,6 @@ MNIST5K_TEST_FRACTION = 0.2
 _DIGITS_MAX = 16.0
 _TFDS_MAX = 255.0
 _EXTRA = "pip install 'keras-pool[experiments]' (or pip install -e '.[experiments]')"
-
-
-class DataUnavailable(ConfigError):
-    """A TFDS dataset is not prepared locally and downloading is off, or a package is missing."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

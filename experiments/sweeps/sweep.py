@@ -7,13 +7,13 @@ Public API
     outer, then seeds, so the first seeds are complete, paired sets early)
     that `out_dir` has not finished; returns the run records in that order
     and renders the report (with ``findings.md`` if the config has findings).
-``run_path(out_dir, variant, seed, train_size=0) -> Path``
+``rundir.run_path(out_dir, variant, seed, train_size=0) -> Path``
     ``out_dir/runs/<variant label>__seed<seed>.json`` (with ``__n<size>``
     before the seed for a nonzero ``data.train_size``): one finished run
     (its results row plus ``"history"``), written atomically when the run
     ends. A run whose file exists is skipped, so re-running the same command
     resumes a killed sweep and loses at most the run in flight.
-``tensorboard_dir(out_dir, variant, seed, train_size=0) -> Path``
+``rundir.tensorboard_dir(out_dir, variant, seed, train_size=0) -> Path``
     ``out_dir/tensorboard/<variant label>__seed<seed>``: the run's TensorBoard
     logs, written when ``train.tensorboard = true``
     (``tensorboard --logdir out_dir/tensorboard``).
@@ -43,20 +43,17 @@ import platform
 import time
 from pathlib import Path
 
-from . import data as data_lib
-from . import metrics, report, train
-from .config import DEFAULT_HEADS, ConfigError
+from .. import rundir
+from ..config import DEFAULT_HEADS
+from ..errors import ConfigError
+from ..results import report
+from ..run import data as data_lib
+from ..run import metrics, train
 
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
 # keys that do not change a run's results (train_size: each size has its own run files)
 COSMETIC = {("train", "verbose"), ("train", "tensorboard"), ("data", "train_size")}
-
-
-def run_path(out_dir, variant, seed, train_size=0):
-    """Where the finished run of `variant` with `seed` (at `train_size`) is stored."""
-    size = f"__n{train_size}" if train_size else ""
-    return Path(out_dir) / "runs" / f"{variant.label}{size}__seed{seed}.json"
 
 
 def versions():
@@ -80,13 +77,13 @@ def prepare(cfg, out_dir):
     """Check that `out_dir` may hold `cfg`'s runs; write config.json and versions.json."""
     out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
-    report.write_atomic(out_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n")
-    report.write_atomic(out_dir / "versions.json", json.dumps(versions(), indent=2) + "\n")
+    rundir.write_json(out_dir / rundir.CONFIG, cfg.to_dict(), indent=2)
+    rundir.write_json(out_dir / rundir.VERSIONS, versions(), indent=2)
 
 
 def finished(cfg, out_dir):
     """The run records of `cfg` already in `out_dir`, in plan order."""
-    paths = (run_path(out_dir, v, s, n) for n, s, v in plan(cfg))
+    paths = (rundir.run_path(out_dir, v, s, n) for n, s, v in plan(cfg))
     return [json.loads(p.read_text(encoding="utf-8")) for p in paths if p.is_file()]
 
 
@@ -104,7 +101,7 @@ def load_data(cfg, size, seed, loaded):
 
 def one_run(cfg, variant, seed, size, data, out_dir):
     """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record."""
-    log_dir = tensorboard_dir(out_dir, variant, seed, size)
+    log_dir = rundir.tensorboard_dir(out_dir, variant, seed, size)
     return _one_run(cfg, variant, seed, data, log_dir)
 
 
@@ -113,7 +110,7 @@ def run(cfg, out_dir, log=print):
     out_dir = Path(out_dir)
     check_compatible(cfg, out_dir)
     runs = plan(cfg)
-    pending = [(n, s) for n, s, v in runs if not run_path(out_dir, v, s, n).is_file()]
+    pending = [(n, s) for n, s, v in runs if not rundir.run_path(out_dir, v, s, n).is_file()]
     todo, loaded = len(pending), {}
     if pending:  # load the first data now: bad data input fails before anything is written
         load_data(cfg, *pending[0], loaded)
@@ -121,7 +118,7 @@ def run(cfg, out_dir, log=print):
     log(describe(cfg, out_dir, len(runs) - todo))
     records, start, ran = [], time.perf_counter(), 0
     for index, (size, seed, variant) in enumerate(runs, 1):
-        path = run_path(out_dir, variant, seed, size)
+        path = rundir.run_path(out_dir, variant, seed, size)
         where = f"{variant.label} seed={seed}" + (f" n={size}" if size else "")
         if path.is_file():
             records.append(json.loads(path.read_text(encoding="utf-8")))
@@ -130,9 +127,9 @@ def run(cfg, out_dir, log=print):
         data = load_data(cfg, size, seed, loaded)
         run_start = time.perf_counter()
         record = one_run(cfg, variant, seed, size, data, out_dir)
-        report.write_atomic(path, json.dumps(record) + "\n")
+        rundir.write_json(path, record)
         records.append(record)
-        report.write_tables(records, out_dir)
+        rundir.write_tables(records, out_dir)
         ran += 1
         elapsed = time.perf_counter() - start
         left = todo - ran
@@ -159,14 +156,9 @@ def scores(record):
 
 def finish(records, out_dir, log=print):
     """Rewrite the tables from `records` (plan order) and render the report."""
-    report.write_tables(records, out_dir)
+    rundir.write_tables(records, out_dir)
     report.render(out_dir)
     log(f"done: {Path(out_dir) / 'summary.md'}")
-
-
-def tensorboard_dir(out_dir, variant, seed, train_size=0):
-    """Where the TensorBoard logs of a run go (``train.tensorboard = true``)."""
-    return Path(out_dir) / "tensorboard" / run_path(out_dir, variant, seed, train_size).stem
 
 
 def data_key(cfg, size, seed):

@@ -126,19 +126,3 @@ def fit_verbose(verbose, stream=None):
     return verbose
 
 
-def default_file_mode():
-    """0o666 less the process umask (read from /proc on Linux: thread-safe)."""
-    return 0o666 & ~_umask()
-
-
-def _umask():
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)  # no /proc: set it and set it back
-    os.umask(mask)
-    return mask

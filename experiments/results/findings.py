@@ -12,24 +12,15 @@ verdict:
 - **contradicted**: it excludes 0 on the other side;
 - **inconclusive**: it contains 0 (or n < 2).
 
-Public API
-----------
-``judge(claims, rows) -> list[dict]``
-    One verdict row per claim and regime: ``name, a, b, metric, direction,
-    train_size, source, n, mean, low, high, verdict``.
-``verdict(low, high, direction) -> str``
-``markdown(judged) -> str``
-    ``findings.md``: a table and one line per claim.
-``from_run_dir(out_dir) -> tuple[config.Finding, ...]``
-    The findings in a run folder's ``config.json`` (none if absent).
+`judge` gives one verdict row per claim and regime, `markdown` writes them as
+``findings.md``. This module depends on the statistics only: claims come in as
+``config.Finding`` objects (or anything with their attributes).
 """
 
-import json
 import math
-from pathlib import Path
 
-from . import config
-from .report import mean_ci, regimes
+from .. import tables
+from ..stats import mean_ci, regimes
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 
@@ -77,7 +68,7 @@ def _margins(claim, rows, size):
 
 
 def _num(value):
-    return "n/a" if math.isnan(value) else f"{value:+.4f}"
+    return tables.number(value, signed=True)
 
 
 def markdown(judged):
@@ -90,15 +81,14 @@ def markdown(judged):
         "over the n seeds. Verdict: **supported** if the interval excludes 0 on the claimed "
         "side, **contradicted** if it excludes 0 on the other side, else **inconclusive**.",
         "",
-        "| claim | A | B | metric | claimed | train size | n | mean Δ | 95% CI of Δ | verdict |",
-        "|---|---|---|---|---|---:|---:|---:|---|---|",
     ]
-    for j in judged:
-        claimed = ">" if j["direction"] == "greater" else "<"
-        ci = "n/a" if math.isnan(j["low"]) else f"[{_num(j['low'])}, {_num(j['high'])}]"
-        lines.append(f"| {j['name']} | {j['a']} | {j['b']} | {j['metric']} | A {claimed} B | "
-                     f"{j['train_size']} | {j['n']} | {_num(j['mean'])} | {ci} | "
-                     f"**{j['verdict']}** |")
+    lines += tables.table(
+        ["claim", "A", "B", "metric", "claimed", "train size", "n", "mean Δ", "95% CI of Δ",
+         "verdict"], "lllllrrrll",
+        [[j["name"], j["a"], j["b"], j["metric"],
+          f"A {'>' if j['direction'] == 'greater' else '<'} B", j["train_size"], j["n"],
+          _num(j["mean"]), tables.interval(j["low"], j["high"], signed=True),
+          f"**{j['verdict']}**"] for j in judged])
     lines += ["", "## Claims and sources", ""]
     for j in judged:
         word = "greater" if j["direction"] == "greater" else "less"
@@ -107,12 +97,3 @@ def markdown(judged):
                      f"Verdict: **{j['verdict']}** (Δ {_num(j['mean'])}, n = {j['n']}).")
     return "\n".join(lines) + "\n"
 
-
-def from_run_dir(out_dir):
-    """The findings of the config recorded in `out_dir/config.json`, or ()."""
-    path = Path(out_dir) / "config.json"
-    if not path.is_file():
-        return ()
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return tuple(config.from_mapping(config.Finding, item, f"findings[{i}]")
-                 for i, item in enumerate(raw.get("findings", [])))

@@ -55,7 +55,7 @@ from keras_tuner.engine.trial import TrialStatus
 from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief
 
-from .config import ConfigError
+from ..errors import ConfigError
 
 FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 
