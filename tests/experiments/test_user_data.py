@@ -13,7 +13,7 @@ from PIL import Image
 from experiments import __main__ as cli
 from experiments import config
 from experiments.config import ConfigError
-from experiments.run import data
+from experiments.run import data, sources
 
 
 def _digits(per_class=20, classes=3):
@@ -145,12 +145,12 @@ def test_a_tfds_set_without_a_test_split_is_split_from_train():
         name = "tf_flowers"
         splits = {"train": object()}
 
-    assert data.tfds_splits(Info) == ("train",)
+    assert sources.tfds_splits(Info) == ("train",)
     Info.splits = {"train": 1, "test": 2, "validation": 3}
-    assert data.tfds_splits(Info) == ("train", "test")
+    assert sources.tfds_splits(Info) == ("train", "test")
     Info.splits = {"validation": 1}
     with pytest.raises(ConfigError, match="no 'train' split"):
-        data.tfds_splits(Info)
+        sources.tfds_splits(Info)
 
 
 def test_unknown_tfds_name_and_variable_sizes_without_image_size(tmp_path):
