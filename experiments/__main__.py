@@ -7,7 +7,7 @@
     python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]
                                   # experiments.bench.main(out, quick, backend=B, rounds=N, goals=...)
     python -m experiments bench --surgery [--backend B] [--out DIR] [--quick] [--rounds N]
-                                  # experiments.bench_surgery.main: antialias overhead
+                                  # experiments.bench.surgery.main: antialias overhead
 
 The console script ``keras-pool-experiments`` is ``main``; CONFIG may also be
 the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
@@ -34,11 +34,13 @@ import os
 import sys
 from pathlib import Path
 
-# Nothing above imports Keras or TensorFlow: `--help` and usage errors answer at
-# once. TensorFlow is imported (its start-up log held back) after parsing.
+from .bench import BACKENDS as BENCH_BACKENDS
+from .bench import DEFAULT_OUT as BENCH_OUT
+
+# Nothing above imports Keras or TensorFlow (the bench package imports its backends
+# only when it runs): `--help` and usage errors answer at once. TensorFlow is
+# imported (its start-up log held back) after parsing.
 PROG = "python -m experiments" if __package__ == "experiments" else "keras-pool-experiments"
-_BENCH_OUT = "runs/bench"  # bench.DEFAULT_OUT; tests/experiments/test_runtime.py checks
-_BENCH_BACKENDS = ("tensorflow", "jax", "torch")  # bench.BACKENDS; test_bench.py checks
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,10 +155,10 @@ def _parser():
     tune.add_argument("--out", help="output folder (default: runs/<config stem>)")
     tune.set_defaults(handler=_tune)
     bench = commands.add_parser("bench", help="speed of keras_pool layers vs Keras built-ins")
-    bench.add_argument("--backend", choices=_BENCH_BACKENDS, default="tensorflow",
+    bench.add_argument("--backend", choices=BENCH_BACKENDS, default="tensorflow",
                        help="Keras backend to time on (default: tensorflow; files "
                        "bench.md/.csv, or bench-jax.* / bench-torch.*)")
-    bench.add_argument("--out", help=f"output folder (default: {_BENCH_OUT})")
+    bench.add_argument("--out", help=f"output folder (default: {BENCH_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny shapes, few rounds")
     bench.add_argument("--goals", action="store_true",
                        help="only the rows with a goal (forward+backward, torch, CNN)")

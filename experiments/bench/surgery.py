@@ -16,23 +16,29 @@ strided; also `pool_only=False`) and `mobilenet_v2`, in PyTorch eager. Its
 peer's ratio is the cost of its blur alone; ours "over filter_size=1" is the
 same quantity, "over the original" the whole cost of the conversion.
 
-Timing is `experiments.bench.compare` (interleaved rounds, A B B A). Writes
-`surgery[-<backend>].md` into the bench folder (default `runs/bench`), atomically.
+Timing is the speed benchmark's (`timing.compare`: interleaved rounds,
+A B B A). Writes ``surgery[-<backend>].md`` into the bench folder (default
+``runs/bench``), atomically.
 """
 
 import os
 import time
 from dataclasses import replace
 
-from .. import bench
+from .. import tables
+from ..rundir import write_atomic
+from . import timing
+from .adapters import CNN_JIT, torch_threads
+from .output import DEFAULT_OUT, machine_info, machine_line
+from .timing import MODES, SLOW_MODES, compare
 
 ARCHITECTURES = ("ResNet50", "MobileNetV2")
 PEERS = {"ResNet50": "resnet50", "MobileNetV2": "mobilenet_v2"}
 INPUT = (64, 64, 3)
 BATCH = 16
 CLASSES = 10
-SETTINGS = replace(bench.FULL, rounds=5, warmup=2, block_s=0.5)
-QUICK = replace(bench.QUICK, rounds=1, warmup=1, block_s=0.0)
+SETTINGS = replace(timing.FULL, rounds=5, warmup=2, block_s=0.5)
+QUICK = replace(timing.QUICK, rounds=1, warmup=1, block_s=0.0)
 
 
 def _keras_step(model, mode):
@@ -40,7 +46,7 @@ def _keras_step(model, mode):
 
     model.compile(optimizer=keras.optimizers.SGD(0.01),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  jit_compile=bench.CNN_JIT[mode])
+                  jit_compile=CNN_JIT[mode])
     return lambda x, y: model.train_on_batch(x, y, return_dict=False)
 
 
@@ -99,8 +105,8 @@ def measure(backend, modes, settings, size, log):
                           keras_pool.antialias(model, skip_first=True), "original", model))
         for mode in modes:
             for candidate, smooth, baseline, base_model in pairs:
-                result = bench.compare(_keras_step(smooth, mode), _keras_step(base_model, mode),
-                                       batch, batch, settings)
+                result = compare(_keras_step(smooth, mode), _keras_step(base_model, mode),
+                                 batch, batch, settings)
                 rows.append((name, f"keras_pool, {backend} {mode}", candidate, baseline, *result))
                 log(rows[-1])
         for options in PEER_OPTIONS[name]:
@@ -120,31 +126,34 @@ def _peer_ratio(name, options, settings, size):
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(bench._torch_threads())
+    torch.set_num_threads(torch_threads())
     rng = torch.Generator().manual_seed(0)
     x = torch.rand((BATCH, 3, size, size), generator=rng)
     y = torch.randint(0, CLASSES, (BATCH,), generator=rng)
-    result = bench.compare(_peer_step(name, 4, options), _peer_step(name, 1, options),
-                           (x, y), (x, y), settings)
+    result = compare(_peer_step(name, 4, options), _peer_step(name, 1, options),
+                     (x, y), (x, y), settings)
     args = "".join(f", {k}={v}" for k, v in options.items())
     return (name, "antialiased-cnns, torch eager", f"{PEERS[name]}(filter_size=4{args})",
             f"{PEERS[name]}(filter_size=1{args})", *result)
 
 
+TABLE_HEADER = ("model", "library, mode", "anti-aliased", "over", "ratio (median)", "min-max",
+                "step ms", "baseline ms")
+
+
 def to_markdown(rows, info, seconds, command):
+    """``surgery.md``: the command, the machine, one table line per row of `measure`."""
+    cells = [(name, impl, candidate, baseline, f"**{ratio:.2f}**", f"{low:.2f}-{high:.2f}",
+              f"{cand * 1e3:.0f}", f"{base * 1e3:.0f}")
+             for name, impl, candidate, baseline, cand, base, ratio, low, high in rows]
     lines = [
         "# Anti-aliasing overhead: train step of the anti-aliased model / baseline",
         "",
         f"Command: `{command}`; {seconds:.0f} s.",
-        "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()),
+        machine_line(info),
         "",
-        "| model | library, mode | anti-aliased | over | ratio (median) | min-max "
-        "| step ms | baseline ms |",
-        "|---|---|---|---|---|---|---|---|",
+        *tables.table(TABLE_HEADER, "l" * len(TABLE_HEADER), cells),
     ]
-    for name, impl, candidate, baseline, cand, base, ratio, low, high in rows:
-        lines.append(f"| {name} | {impl} | {candidate} | {baseline} | **{ratio:.2f}** "
-                     f"| {low:.2f}-{high:.2f} | {cand * 1e3:.0f} | {base * 1e3:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -158,16 +167,16 @@ def main(out_dir=None, quick=False, backend="tensorflow", rounds=None):
     if rounds is not None:
         settings = replace(settings, rounds=int(rounds))
     size = INPUT[0]
-    out_dir = bench.DEFAULT_OUT if out_dir is None else os.fspath(out_dir)
+    out_dir = DEFAULT_OUT if out_dir is None else os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     start = time.perf_counter()
-    info = bench.machine_info(backend)
-    modes = [m for m in bench.MODES[backend] if m not in bench.SLOW_MODES]
+    info = machine_info(backend)
+    modes = [m for m in MODES[backend] if m not in SLOW_MODES]
     rows = measure(backend, modes, settings, size, print)
     command = (f"python -m experiments bench --surgery --backend {backend}"
                + (" --quick" if quick else "") + (f" --rounds {rounds}" if rounds else ""))
     name = "surgery.md" if backend == "tensorflow" else f"surgery-{backend}.md"
     path = os.path.join(out_dir, name)
-    bench._write_atomic(path, to_markdown(rows, info, time.perf_counter() - start, command))
+    write_atomic(path, to_markdown(rows, info, time.perf_counter() - start, command))
     print(f"Wrote {path}", flush=True)
     return 0

@@ -18,6 +18,7 @@ import pytest
 
 from experiments import __main__ as cli
 from experiments import bench
+from experiments.bench import cases, output, suites, timing
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ def quick_run(request, tmp_path_factory):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    md_name, csv_name = bench.file_names(backend)
+    md_name, csv_name = output.file_names(backend)
     with open(out / csv_name, newline="") as f:
         rows = list(csv.DictReader(f))
     return backend, out, rows
@@ -73,23 +74,25 @@ def test_writes_only_the_two_files(quick_run):
 
 
 def test_every_case_has_a_goal_case_and_all_ranks():
-    layer_cases = {(group, case) for group, case, *_ in bench._layer_cases()}
+    layer_cases = {(case.group, case.name) for case in cases.LAYER_CASES}
     assert {("2D", case) for case in GOAL_CASES} <= layer_cases
     assert {"1D", "3D"} <= {group for group, _ in layer_cases}
-    cnn_cases = {f"train step, {p} pooling" + (" p=3" if o else "") for p, o in bench.CNN_POOLINGS}
+    cnn_cases = {cases.cnn_case(p, o) for p, o in cases.CNN_POOLINGS}
+    assert "train step, lp pooling p=3" in cnn_cases
     known = {case for _, case in layer_cases} | cnn_cases
-    assert set(bench.QUICK.cases) <= known  # the quick sample names real cases
-    assert set(bench.QUICK.slow_mode_cases) <= set(bench.QUICK.cases)
-    assert bench.FULL.cases is None
-    assert set(bench.FULL.slow_mode_cases) >= {c for c in GOAL_CASES}
+    assert set(timing.QUICK.cases) <= known  # the quick sample names real cases
+    assert set(timing.QUICK.slow_mode_cases) <= set(timing.QUICK.cases)
+    assert timing.FULL.cases is None
+    assert set(timing.FULL.slow_mode_cases) >= {c for c in GOAL_CASES}
 
 
 def test_csv_covers_the_quick_sample_in_every_mode_and_pass(quick_run):
     backend, _, rows = quick_run
     assert {r["backend"] for r in rows} == {backend}
     assert {r["mode"] for r in rows} == set(bench.MODES[backend])
-    sample = set(bench.QUICK.cases)
-    for group, case, *_ in bench._layer_cases():
+    sample = set(timing.QUICK.cases)
+    for layer_case in cases.LAYER_CASES:
+        group, case = layer_case.group, layer_case.name
         for mode in bench.MODES[backend]:
             for pass_ in ("forward", "forward+backward"):
                 key = (group, case, mode, pass_)
@@ -97,13 +100,13 @@ def test_csv_covers_the_quick_sample_in_every_mode_and_pass(quick_run):
                     r for r in rows if (r["group"], r["case"], r["mode"], r["pass"]) == key
                 ]
                 timed = case in sample and (
-                    mode not in bench.SLOW_MODES or case in bench.QUICK.slow_mode_cases
+                    mode not in timing.SLOW_MODES or case in timing.QUICK.slow_mode_cases
                 )
                 assert len(matching) == (1 if timed else 0), key
     groups = {r["group"] for r in rows}
     assert {"1D", "2D", "3D", "digits CNN"} <= groups
     cnn = [r for r in rows if r["group"] == "digits CNN"]
-    fast_modes = [m for m in bench.MODES[backend] if m not in bench.SLOW_MODES]
+    fast_modes = [m for m in bench.MODES[backend] if m not in timing.SLOW_MODES]
     assert {r["mode"] for r in cnn} == set(fast_modes)
     assert {r["baseline"] for r in cnn} == {"same model, max pooling"}
     torch_rows = [r for r in rows if r["group"] == "torch"]
@@ -118,7 +121,7 @@ def test_csv_values_are_well_formed(quick_run):
         for key in ("candidate_ms", "baseline_ms", "ratio", "ratio_min", "ratio_max"):
             assert float(r[key]) > 0, (r, key)
         assert float(r["ratio_min"]) <= float(r["ratio"]) <= float(r["ratio_max"])
-        assert int(r["rounds"]) == bench.QUICK.rounds
+        assert int(r["rounds"]) == timing.QUICK.rounds
         if r["pass"] == "forward":
             assert r["goal"] == r["met"] == ""
         if r["goal"]:
@@ -131,7 +134,7 @@ def test_csv_values_are_well_formed(quick_run):
 
 def test_markdown_names_backend_modes_machine_and_lists_every_row(quick_run):
     backend, out, rows = quick_run
-    text = (out / bench.file_names(backend)[0]).read_text()
+    text = (out / output.file_names(backend)[0]).read_text()
     assert f"({backend} backend)" in text and f"backend {backend}" in text
     assert "cpu" in text and "gpu" in text and "keras" in text
     for mode in bench.MODES[backend]:
@@ -157,8 +160,11 @@ def test_bad_rounds_is_a_usage_error(capsys):
     assert "--rounds: expected a positive integer, got '0'" in capsys.readouterr().err
 
 
-def test_cli_and_bench_agree_on_backends():
-    assert cli._BENCH_BACKENDS == bench.BACKENDS == tuple(bench.MODES)
+def test_cli_and_bench_agree_on_backends(capsys):
+    assert bench.BACKENDS == tuple(bench.MODES)
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "{" + ",".join(bench.BACKENDS) + "}" in capsys.readouterr().out
 
 
 def test_main_rejects_an_unknown_backend():
@@ -189,22 +195,22 @@ def test_interleaving_cancels_a_linear_drift():
             return per_call * (1 + 0.1 * tick[0])  # the machine slows down steadily
         return time_block
 
-    times_c, times_b, ratios = bench.interleaved_ratios(timer(3.0), timer(1.5), rounds=4)
+    times_c, times_b, ratios = timing.interleaved_ratios(timer(3.0), timer(1.5), rounds=4)
     assert len(ratios) == len(times_c) == len(times_b) == 4
     assert ratios == pytest.approx([2.0] * 4)  # A B B A: the drift cancels in each round
     assert times_c[0] == pytest.approx(3.0 * (1 + 0.1 * 2.5))  # mean of ticks 1 and 4
 
 
 def test_summary_is_medians_and_the_ratio_range():
-    cand_s, base_s, ratio, lo, hi = bench.summarize([3, 1, 2], [1, 1, 4], [3.0, 0.5, 1.0])
+    cand_s, base_s, ratio, lo, hi = timing.summarize([3, 1, 2], [1, 1, 4], [3.0, 0.5, 1.0])
     assert (cand_s, base_s, ratio, lo, hi) == (2, 1, 1.0, 0.5, 3.0)
 
 
 def test_compare_warms_up_then_times_interleaved_blocks():
     calls = []
-    settings = bench.Settings(shape_1d=(1,), shape_2d=(1,), shape_3d=(1,), cnn_batch=1,
+    settings = timing.Settings(shape_1d=(1,), shape_2d=(1,), shape_3d=(1,), cnn_batch=1,
                               rounds=3, warmup=2, block_s=0.0)
-    result = bench.compare(lambda x: calls.append(("c", x)), lambda x: calls.append(("b", x)),
+    result = timing.compare(lambda x: calls.append(("c", x)), lambda x: calls.append(("b", x)),
                            (1,), (2,), settings)
     assert calls[:4] == [("c", 1), ("b", 2), ("c", 1), ("b", 2)]  # warm-up, then timing
     assert calls.count(("c", 1)) == 2 + 2 + 2 * 3  # warm-up, calls_for probe, 2 per round
@@ -214,12 +220,12 @@ def test_compare_warms_up_then_times_interleaved_blocks():
 def test_mode_list_and_slow_mode_filter():
     assert bench.MODES["jax"] == ("jit",)
     assert bench.MODES["torch"] == ("eager", "torch.compile")
-    assert bench._runs_in(bench.FULL, "torch.compile", "SoftPooling2D 2x2/2")
-    assert not bench._runs_in(bench.FULL, "torch.compile", "SoftPooling1D 2/2")
-    assert bench._runs_in(bench.FULL, "eager", "SoftPooling1D 2/2")
-    assert not bench._runs_in(bench.QUICK, "torch.compile", "LpPooling2D p=3 2x2/2")
-    assert bench._runs_in(bench.QUICK, "eager", "LpPooling2D p=3 2x2/2")
-    assert not bench._runs_in(bench.QUICK, "eager", "SoftPooling2D 2x2/2")
+    assert timing.runs_in(timing.FULL, "torch.compile", "SoftPooling2D 2x2/2")
+    assert not timing.runs_in(timing.FULL, "torch.compile", "SoftPooling1D 2/2")
+    assert timing.runs_in(timing.FULL, "eager", "SoftPooling1D 2/2")
+    assert not timing.runs_in(timing.QUICK, "torch.compile", "LpPooling2D p=3 2x2/2")
+    assert timing.runs_in(timing.QUICK, "eager", "LpPooling2D p=3 2x2/2")
+    assert not timing.runs_in(timing.QUICK, "eager", "SoftPooling2D 2x2/2")
 
 
 def test_goals_times_only_the_rows_with_a_goal(tmp_path):
@@ -233,9 +239,9 @@ def test_goals_times_only_the_rows_with_a_goal(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / "bench.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    goals = {case for group, case, *_, goal in bench._layer_cases() if goal is not None}
+    goals = {case.name for case in cases.LAYER_CASES if case.goal is not None}
     layer_rows = [r for r in rows if r["group"] in ("1D", "2D", "3D")]
-    assert layer_rows and {r["case"] for r in layer_rows} == goals & set(bench.QUICK.cases)
+    assert layer_rows and {r["case"] for r in layer_rows} == goals & set(timing.QUICK.cases)
     assert {r["pass"] for r in layer_rows} == {"forward+backward"}
     assert all(r["goal"] for r in layer_rows)
     assert any(r["group"] == "digits CNN" for r in rows)
@@ -250,12 +256,12 @@ def test_a_cnn_row_that_raises_is_reported_not_fatal(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("compiler gave up\non this step")
 
-    monkeypatch.setattr(bench, "compare", broken)
-    settings = dataclasses.replace(bench.QUICK, cases=("train step, avg pooling",))
+    monkeypatch.setattr(suites, "compare", broken)
+    settings = dataclasses.replace(timing.QUICK, cases=("train step, avg pooling",))
     failed, logged = [], []
-    rows = bench.bench_cnn("tensorflow", ["tf.function"], settings, logged.append, failed)
+    rows = suites.bench_cnn("tensorflow", ["tf.function"], settings, logged.append, failed)
     assert rows == []
     assert failed == ["digits CNN train step, avg pooling (tf.function): "
                       "RuntimeError: compiler gave up on this step"]
-    text = bench.to_markdown([], {"cpu": "x"}, settings, 1.0, failed=failed)
+    text = output.to_markdown([], {"cpu": "x"}, settings, 1.0, failed=failed)
     assert "Failed (raised, not timed):" in text and failed[0] in text
