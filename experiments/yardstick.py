@@ -3,10 +3,11 @@
 What a user would write by hand for the same study: one process with
 TensorFlow's default thread pools; for every seed and variant a new model,
 ``model.fit`` on the arrays with early stopping, ``model.evaluate`` on the
-training and test sets, and one ``model.predict`` per shifted copy of the test
-set that the harness scores (accuracy at each diagonal and axis shift, the
-consistency pairs). The data and the models come from the harness's own
-builders, so both do the same arithmetic; ``docs/speed.md`` times the two.
+training and test sets, and ``model.predict`` (where the harness has its traced
+``metrics.predictor``) on the shifted copies of the test set that the harness
+scores (accuracy at each diagonal and axis shift, the consistency pairs). The
+data and the models come from the harness's own builders, so both do the same
+arithmetic; ``docs/speed.md`` times the two.
 
     python -m experiments.yardstick configs/digits.toml
 
@@ -25,7 +26,14 @@ from .run import metrics, models, train
 
 
 def main(argv=None):
-    """Train and score every run of the config named in `argv`; 0 when done."""
+    """Train and score every run of the config named in `argv`.
+
+    Args:
+        argv: ``[CONFIG.toml]``; default ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 when done, 2 on a usage error.
+    """
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m experiments.yardstick CONFIG.toml", file=sys.stderr)

@@ -1,54 +1,50 @@
 """Experiment configs: TOML files -> validated, frozen dataclasses.
 
-Public API
-----------
-``load(path) -> Config``
-    Read a TOML file and validate it.
-``read_toml(path) -> dict``
-    Just the parsed TOML (missing file or bad TOML -> ConfigError). A module
-    with its own section (e.g. tuning's ``[tune]``) pops it and passes the rest
-    to ``parse``.
-``parse(raw, source="config") -> Config``
-    Validate an already-parsed mapping.
-``ConfigError(ValueError)``
-    Bad input. ``str(err)`` is one line naming the key and the allowed values
-    (``configs/x.toml: variants[1].pooling: unknown value 'mx'; allowed: max,
-    avg, min, lp, stochastic``). ``python -m experiments`` turns it into exit
-    status 2.
-``from_mapping(cls, raw, where) -> cls``
-    Validate a mapping against any frozen dataclass whose fields are typed
-    ``int``, ``float``, ``bool``, ``str``, ``tuple[X, ...]`` of those,
-    ``X | None`` or ``X | tuple[X, ...]`` and made with ``option(...)``:
-    unknown keys, wrong types, values outside ``choices`` or ``[low, high]``
-    raise ConfigError. Reuse it for new sections.
-``Config.to_dict() -> dict``
-    Plain, TOML-shaped; ``parse(cfg.to_dict()) == cfg``.
-``Variant.label``
-    Short name of a (pooling, head, options) combination: ``max``,
-    ``lp-p3``, ``max+global_avg``; unique within a config, safe in file names.
+Every input of an experiment is checked here, before anything trains. `load`
+reads a TOML file and `parse` validates an already-parsed mapping; the result is
+a frozen `Config` (of `DataConfig`, `ModelConfig`, `TrainConfig`, `EvalConfig`,
+`Variant` and `Finding`) that the rest of the harness only reads. Bad input
+raises `ConfigError` (``experiments.errors``), whose message is one line naming
+the key and the allowed values (``configs/x.toml: variants[1].pooling: unknown
+value 'mx'; allowed: max, avg, min, lp, ...``); ``python -m experiments``
+turns it into exit status 2.
 
-Schema (every key optional; defaults below)::
+The checks of a single key live on the dataclass fields: a field made with
+`option` carries its choices and bounds, and `from_mapping` applies them to any
+such dataclass, so a new section (tuning's ``[tune]``,
+``experiments.tuning.search_space``) is a dataclass and one call. The checks
+that span keys run after, in `parse`: a pooling the model family cannot build,
+a per-stage pooling list whose length is not that of ``model.filters``,
+duplicate variant labels, early stopping without a validation split, XLA under
+op determinism, findings that name unknown variants, metrics or training-set
+sizes. ``data.pad = "auto"`` is resolved there too, to the `border` for the
+larger of ``eval.max_shift`` and ``train.augment_shift``. A `Config` turns back
+into a plain mapping with `Config.to_dict` and into TOML with `to_toml` (what a
+run folder's ``config.json`` and tuning's ``best.toml`` hold).
+
+Schema (every key optional; defaults below; each key's meaning is in the
+config reference, ``docs/config.md``)::
 
     seeds = [0, 1, 2]          # one run per variant per seed (per training-set size)
-    baseline = ""              # variant label for paired differences; "" = "max"
-    [data]    dataset="digits" data_dir="" download=false image_size=0 pad=0 (or "auto")
-              train_size=0 (or a list: one regime per size) validation_split=0.1
-              normalize="unit" split_seed=0 (or "seed": the run's seed)
+    baseline = ""              # variant label for paired differences; "" = "max" if there is one
+    [data]    dataset="digits" path="" layout="auto" test_split=0.2 data_dir="" download=false
+              image_size=0 pad=0 (or "auto") train_size=0 (or a list: one regime per size)
+              validation_split=0.1 normalize="unit" split_seed=0 (or "seed": the run's seed)
     [data.mnist1d] num_samples=5000 train_split=0.8 ... seed=42  (get_dataset_args)
-    [model]   filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
+    [model]   family="cnn" filters=[16, 32] kernel_size=3 pool_size=2 dense_units=0 dropout=0.0
+              convs_per_stage=2 blocks=1 bn_momentum=0.9 application="" builder="" builder_dir=""
     [train]   epochs=10 batch_size=64 optimizer="adam" learning_rate=0.001 patience=0
               monitor="val_loss" steps=0 eval_every=0 steps_per_execution=1
               augment_shift=0 deterministic=true jit_compile=false distribution="none"
               verbose=1 tensorboard=false
     [eval]    max_shift=4 consistency_pairs=5 batch_size=256
-    [[variants]] pooling="max" head="flatten" p=... normalize=... trainable_p=... name=""
+    [[variants]] pooling="max" head="" (the family's) p=... normalize=... trainable_p=... name=""
                  (pooling may list one kind per conv stage: ["max", "lp"]; besides the
-                 registry's kinds, "none" and "stride" are the no-pooling baselines)
+                 registry's kinds, "none" and "stride" are the no-pooling baselines and
+                 "antialias" is Zhang's recipe on the family's model; no [[variants]]:
+                 one variant per registry pooling kind)
     [[findings]] name a b metric="test_accuracy" direction="greater" train_size=0
                  versus_size=0 source=""
-
-``border(model_cfg, max_shift) -> int``
-    The zero border ``data.pad = "auto"`` resolves to.
 """
 
 import dataclasses
@@ -120,7 +116,7 @@ class Mnist1DConfig:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Which images, how many, and how they are scaled (see `experiments.data`)."""
+    """Which images, how many, and how they are scaled (see `experiments.run.data`)."""
 
     dataset: str = "digits"  # one of DATASETS, or any TFDS image-classification name
     path: str = ""  # "folder" / "npz": the folder or file (relative: to the config file)
@@ -150,7 +146,7 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The model family (see `experiments.models`): one stage per entry of `filters`,
+    """The model family (see `experiments.run.models`): one stage per entry of `filters`,
     each closed by the variant's pooling."""
 
     family: str = option("cnn", choices=FAMILIES)
@@ -194,7 +190,7 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
-    """Translation-invariance measurements (see `experiments.metrics`)."""
+    """Translation-invariance measurements (see `experiments.run.metrics`)."""
 
     max_shift: int = option(4, low=0)  # accuracy at shifts 0..max_shift; consistency within ±
     consistency_pairs: int = option(5, low=1)  # random shift pairs per test image
@@ -223,6 +219,11 @@ class Variant:
 
     @property
     def label(self):
+        """Short name of the (pooling, head, options) combination, or `name` if set.
+
+        ``max``, ``lp-p3``, ``max+global_avg``, ``max-lp`` (one kind per stage);
+        unique within a config (`parse` checks) and safe in file names.
+        """
         if self.name:
             return self.name
         text = self.pooling_label
@@ -261,7 +262,7 @@ METRICS = ("test_accuracy", "train_accuracy", "generalization_gap", "test_loss",
 class Finding:
     """A claim to test: variant `a` has a `direction` (greater/less) `metric` than variant `b`.
 
-    Judged on the paired differences a - b over seeds (`experiments.findings`),
+    Judged on the paired differences a - b over seeds (`experiments.results.findings`),
     at training-set size `train_size` (0 = at every regime).
     """
 
@@ -299,7 +300,7 @@ class Config:
         return "max" if "max" in labels else None
 
     def to_dict(self):
-        """A plain, TOML-shaped dict (lists, no None values)."""
+        """A plain, TOML-shaped dict (lists, no None values); ``parse(cfg.to_dict()) == cfg``."""
         return _plain(dataclasses.asdict(self))
 
 
@@ -307,7 +308,14 @@ _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "ev
 
 
 def read_toml(path):
-    """The parsed TOML file at `path`; ConfigError if missing or malformed."""
+    """The parsed TOML file at `path`, not validated.
+
+    A module with a section of its own (tuning's ``[tune]``) reads the file with
+    this, pops its section and passes the rest to `parse`.
+
+    Raises:
+        ConfigError: the file is missing, is a folder, or is not valid TOML.
+    """
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -321,8 +329,15 @@ def read_toml(path):
 
 
 def load(path):
-    """The validated `Config` in the TOML file at `path`; a relative `data.path` and the
-    builder's folder are taken relative to the file's folder."""
+    """The validated `Config` in the TOML file at `path`.
+
+    A relative `data.path` and the custom builder's folder (`model.builder_dir`,
+    when unset) are taken relative to the file's folder (`with_base_dir`).
+
+    Raises:
+        ConfigError: the file is missing or malformed, or a key or value is bad;
+            the message names the file and the key.
+    """
     config = parse(read_toml(path), source=str(path))
     return with_base_dir(config, Path(path).resolve().parent)
 
@@ -338,7 +353,16 @@ def with_base_dir(config, folder):
 
 
 def parse(raw, source="config"):
-    """Validate a mapping (parsed TOML) into a `Config`; ConfigError names the bad key."""
+    """Validate a mapping (parsed TOML) into a `Config`.
+
+    Args:
+        raw: the mapping, shaped as the TOML file (sections as dicts,
+            ``variants`` and ``findings`` as lists of dicts).
+        source: what error messages name first (a file path).
+
+    Raises:
+        ConfigError: ``<source>: <key>: <what is wrong; what is allowed>``.
+    """
     try:
         return _parse(raw)
     except ConfigError as e:
@@ -382,6 +406,8 @@ def _tables(raw, key):
 
 def border(model_cfg, max_shift):
     """Zero border (per side) so that a shift up to `max_shift` clips no feature map.
+
+    What ``data.pad = "auto"`` resolves to (`model_cfg` is the `ModelConfig`).
 
     A pattern's footprint grows, at conv/pool stage i (input stride J_i, the
     product of the earlier strides), by J_i * (kernel_size // 2) for the
@@ -540,7 +566,19 @@ def _check_finding(finding, where, labels, config):
 def from_mapping(cls, raw, where):
     """An instance of dataclass `cls` from mapping `raw`, every key and value checked.
 
-    `where` prefixes key names in errors ("train" -> "train.epochs").
+    Works for any frozen dataclass whose fields are typed ``int``, ``float``,
+    ``bool``, ``str``, ``tuple[X, ...]`` of those, ``X | None`` or
+    ``X | tuple[X, ...]`` (and ``int | str`` with `choices_str`), with their
+    checks given by `option`: reuse it for a new section.
+
+    Args:
+        cls: the dataclass.
+        raw: the mapping (a parsed TOML table).
+        where: prefixes key names in errors ("train" -> "train.epochs").
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type, or one outside
+            the field's choices or ``[low, high]``.
     """
     _mapping(raw, where or "config")
     fields = {f.name: f for f in dataclasses.fields(cls)}

@@ -1,38 +1,30 @@
 """What a run is scored on: accuracy, loss, generalization gap, translation invariance.
 
-Public API
-----------
-A *predict function* maps a float channels-last batch (NumPy; (N, H, W, C)
-images or (N, L, C) signals) to class scores ``(N, classes)``; only the
-arg-max is used. ``predictor(model)`` makes one from a Keras model.
+`evaluate` gives every number of a run's results row; the other functions are
+its parts, also used by ``tune`` (shift consistency on the validation set) and
+the yardstick. They take a *predict function*: it maps a float channels-last
+batch (NumPy; (N, H, W, C) images or (N, L, C) signals) to class scores
+``(N, classes)``, of which only the arg-max is used. `predictor` makes one from
+a Keras model.
 
-``shift(x, dy, dx=0) -> np.ndarray``
-    Images translated by ``dy`` rows and ``dx`` columns (positive: down /
-    right), zero fill; ``dy``/``dx`` are ints or one int per image. Signals
-    (N, L, C) move by ``dy`` steps along the signal (``dx`` must be 0).
-``accuracy(predict, x, y) -> float``
-``accuracy_under_shift(predict, x, y, max_shift, along="diagonal") -> list[float]``
-    Entry ``s`` (0..max_shift) is the accuracy with every example shifted
-    by ``s``, averaged over the directions: for images "diagonal" is the four
-    (±s, ±s), "axis" the four (±s, 0), (0, ±s); for signals (±s) either way.
-``shift_consistency(predict, x, max_shift, pairs=5, seed=0) -> float``
-    Zhang (2019), "Making Convolutional Networks Shift-Invariant Again": the
-    fraction of examples whose predicted class is the same under two
-    independent random shifts (each axis uniform in [-max_shift, max_shift]),
-    averaged over `pairs` draws of the two shifts. A shift-invariant model
-    scores 1.0. Here shifts zero-fill (Zhang crops a larger image).
-``generalization_gap(train_accuracy, test_accuracy) -> float``
-    train - test.
-``evaluate(model, data, eval_cfg, seed) -> dict``
-    Every number of a results row: ``train_accuracy, train_loss,
-    test_accuracy, test_loss, generalization_gap, shift_consistency,
-    accuracy_shift_0 .. accuracy_shift_<max_shift>`` (diagonal for images,
-    along the signal for signals) and, for images, ``accuracy_axis_shift_0 ..``
-    (along one axis). `seed` fixes the consistency shifts, so variants with
-    the same seed see the same shifts. Every number comes from one
-    ``predictor``: accuracy by arg-max, loss by ``model.compute_loss`` (the
-    compiled loss and any regularization) over the whole split, as
-    ``model.evaluate`` reports it up to float32 summation order.
+Translation invariance is measured two ways, on inputs moved by `shift` (zero
+fill):
+
+- accuracy under shift (`accuracy_under_shift`): the accuracy with every test
+  example moved by s = 0 .. ``eval.max_shift``, averaged over the directions
+  (diagonal and, for images, along the axes);
+- shift consistency (`shift_consistency`), after Zhang (2019), "Making
+  Convolutional Networks Shift-Invariant Again": the fraction of examples whose
+  predicted class is the same under two independent random shifts (each axis
+  uniform in [-max_shift, max_shift]), averaged over ``eval.consistency_pairs``
+  draws of the two shifts. A shift-invariant model scores 1.0. Here shifts
+  zero-fill (Zhang crops a larger image); ``data.pad`` adds the border that
+  keeps a shifted input whole.
+
+Every number of a row comes from one `predictor` per run: accuracy by
+arg-max, loss by ``model.compute_loss`` (the compiled loss and any
+regularization) over the whole split, as ``model.evaluate`` reports it up to
+float32 summation order.
 """
 
 import weakref
@@ -47,6 +39,17 @@ def shift(x, dy, dx=0):
     """`x` (N, H, W, C) moved by (`dy`, `dx`) pixels per image; vacated pixels are 0.
 
     Signals (N, L, C) move by `dy` steps along L.
+
+    Args:
+        x: the batch.
+        dy: rows to move down (negative: up); an int, or one int per example.
+        dx: columns to move right (negative: left); as `dy`. 0 for signals.
+
+    Returns:
+        A new array of `x`'s shape and dtype.
+
+    Raises:
+        ValueError: a nonzero `dx` for signals.
     """
     x = np.asarray(x)
     if x.ndim == 3:
@@ -124,7 +127,22 @@ def _directions(x, along):
 
 
 def accuracy_under_shift(predict, x, y, max_shift, along="diagonal"):
-    """Accuracy at shifts 0..`max_shift`, each the mean over the directions of `along`."""
+    """Accuracy at shifts 0..`max_shift`, each the mean over the directions of `along`.
+
+    Args:
+        predict: a predict function (see the module docstring).
+        x: the examples.
+        y: their integer labels.
+        max_shift: the largest shift.
+        along: for images, "diagonal" (the four moves (±s, ±s)) or "axis" (the
+            four moves (±s, 0), (0, ±s)); signals move (±s) either way.
+
+    Returns:
+        A list whose entry s is the accuracy with every example shifted by s.
+
+    Raises:
+        ValueError: another `along`.
+    """
     result = [accuracy(predict, x, y)]
     moves = _directions(x, along)
     for s in range(1, max_shift + 1):  # one predict call per shift: every direction at once
@@ -134,7 +152,17 @@ def accuracy_under_shift(predict, x, y, max_shift, along="diagonal"):
 
 
 def shift_consistency(predict, x, max_shift, pairs=5, seed=0):
-    """How often two random shifts within ±`max_shift` leave the predicted class unchanged."""
+    """How often two random shifts within ±`max_shift` leave the predicted class unchanged.
+
+    Zhang's consistency (see the module docstring), in [0, 1].
+
+    Args:
+        predict: a predict function.
+        x: the examples (signals shift along their one axis).
+        max_shift: the largest shift per axis.
+        pairs: how many pairs of shifts are drawn per example.
+        seed: fixes the shifts, so variants with the same seed see the same ones.
+    """
     rng = np.random.default_rng(seed)
     agree = []
     for _ in range(pairs):
@@ -153,7 +181,22 @@ def generalization_gap(train_accuracy, test_accuracy):
 
 
 def evaluate(model, data, eval_cfg, seed):
-    """All the numbers of one run's results row (see the module docstring)."""
+    """All the numbers of one run's results row.
+
+    Args:
+        model: the trained, compiled model.
+        data: the run's data (``experiments.run.data``).
+        eval_cfg: the config's `EvalConfig` (``[eval]``).
+        seed: fixes the consistency shifts, so variants with the same seed see
+            the same shifts.
+
+    Returns:
+        A dict: ``train_accuracy, train_loss, test_accuracy, test_loss,
+        generalization_gap, shift_consistency`` (on the test set),
+        ``accuracy_shift_0 .. accuracy_shift_<max_shift>`` (diagonal for images,
+        along the signal for signals) and, for images,
+        ``accuracy_axis_shift_0 ..`` (along one axis).
+    """
     row = {}
     predict = predictor(model, eval_cfg.batch_size)
     for split in ("train", "test"):

@@ -1,27 +1,33 @@
 """The model families, each with the variant's pooling where it subsamples.
 
-``model.family`` (``config.ModelConfig``):
+`from_config` builds the model of one variant in the family that
+``model.family`` names (``experiments.config.ModelConfig``); every family
+returns an uncompiled ``keras.Model`` that outputs logits, with the variant's
+pooling at each point where the architecture subsamples and the variant's head
+before the classifier.
 
-- ``"cnn"`` (default): ``build_model`` below, one conv per stage.
+- ``"cnn"`` (default): `build_model`, one conv per stage.
 - ``"vgg"``: per stage, ``convs_per_stage`` x [Conv (same, no bias) -> BatchNorm
   -> ReLU], closed by the variant's pooling ("stride": the stage's last conv
   strided by ``pool_size``; "none": no subsampling); then the head.
 - ``"resnet"``: a CIFAR-style residual network: a conv-BN-ReLU stem, then per
-  stage ``blocks`` basic blocks (two 3x3 conv-BN, identity or 1x1-conv-BN
-  shortcut). The first block of every stage after the first downsamples:
-  "stride" with its first conv and a 1x1 shortcut conv at stride
+  stage ``blocks`` basic blocks (two ``kernel_size`` conv-BN, identity or
+  1x1-conv-BN shortcut). The first block of every stage after the first
+  downsamples: "stride" with its first conv and the 1x1 shortcut conv at stride
   ``pool_size`` (the usual ResNet); a pooling name with those convs at stride
-  1, each followed (main path: after its ReLU) by that pooling; "none" keeps
-  full resolution. The head is a global average unless the variant names one.
+  1, the main path pooled after its first ReLU and the shortcut pooled before
+  its 1x1 conv; "none" keeps full resolution. The head is a global average
+  unless the variant names one.
 - ``"application"``: ``keras.applications.<model.application>(weights=None,
   include_top=False)`` then the head and a Dense classifier; "stride" is the
   model as it is, a pooling name swaps its max pooling
   (``keras_pool.swap_pooling``).
-- ``"custom"``: ``model.builder = "module:function"``, called as
-  ``build(input_shape, num_classes, *, pooling, head, seed)``; ``pooling(**window)``
-  returns a new pooling layer of the variant (``keras.layers.Identity`` for
-  "none"), ``head()`` the variant's head. It returns an uncompiled
-  ``keras.Model`` that outputs logits.
+- ``"custom"``: ``model.builder = "module:function"`` (`load_builder`), called
+  as ``build(input_shape, num_classes, *, pooling, head, seed)``;
+  ``pooling(**window)`` returns a new pooling layer of the variant
+  (``keras.layers.Identity`` for "none"), ``head()`` the variant's head. It
+  must return an uncompiled ``keras.Model`` that outputs logits of shape
+  ``(None, num_classes)``.
 
 In every family, pooling "antialias" is the family's model (with max pooling for
 cnn, vgg and custom; with strided convolutions for resnet; as it is for
@@ -29,34 +35,14 @@ application) converted by ``keras_pool.antialias``: Zhang 2019's recipe, weights
 kept. BatchNormalization uses ``model.bn_momentum`` (0.9, PyTorch's default:
 Keras's 0.99 lags far behind in runs of a few hundred steps).
 
-Public API
-----------
-``build_model(input_shape, num_classes, *, pooling="max", head="flatten",
-lp_options=None, filters=(16, 32), kernel_size=3, pool_size=2, dense_units=0,
-dropout=0.0, seed=0) -> keras.Model``
-    An uncompiled model that outputs logits::
-
-        Input -> [ConvND(f, same, relu) -> pooling] for f in filters
-              -> head -> [Dropout] -> [Dense(dense_units, relu)] -> Dense(num_classes)
-
-    Conv1D for (length, channels) inputs, Conv2D for (height, width, channels).
-    `pooling` is one of ``keras_pool.registry.POOLINGS`` or a baseline (or a
-    sequence of them, one per conv stage): "none" (no pooling layer: the
-    stage keeps full resolution) or "stride" (no pooling layer: the conv
-    itself has strides = pool_size). `head` is one of
-    ``registry.HEADS``; `lp_options` (``p``, ``normalize``, ``trainable_p``)
-    go to the Lp layers. The weighted layers are named ``conv1, conv2, ..,
-    hidden, logits``.
-``from_config(variant, model_cfg, input_shape, num_classes, seed) -> keras.Model``
-    The model of `variant` in the family of ``config.ModelConfig``; a variant
-    the family cannot build, a builder that cannot be imported or returns
-    something else than a model, raise ``ConfigError``.
-
-Paired initialisation: every layer that draws random numbers gets its own
-seed, derived from (`seed`, the layer's role, its index) and nothing else.
-So for one seed, all variants start from the same conv kernels (and the same
-dense kernels when their heads give the same feature size), whatever pooling
-sits between them or in which order layers draw from the global RNG.
+Paired initialisation: in the cnn, vgg and resnet families and in every
+family's head and classifier, each layer that draws random numbers gets its own
+seed, derived from (`seed`, the layer's role, its index) and nothing else
+(`layer_seed`). So for one seed, all variants start from the same conv kernels
+(and the same dense kernels when their heads give the same feature size),
+whatever pooling sits between them or in which order layers draw from the
+global RNG. An application's base is built right after seeding the global RNG
+with `seed`; a custom builder gets `seed` and is trusted to use it.
 """
 
 import dataclasses
@@ -88,7 +74,37 @@ BASELINES = ("none", "stride")
 def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_options=None,
                 filters=(16, 32), kernel_size=3, pool_size=2, dense_units=0, dropout=0.0,
                 seed=0):
-    """An uncompiled CNN: `pooling` after each conv block, `head` before the classifier."""
+    """An uncompiled CNN: `pooling` after each conv block, `head` before the classifier.
+
+    The model outputs logits:
+
+        Input -> [ConvND(f, same, relu) -> pooling] for f in filters
+              -> head -> [Dropout] -> [Dense(dense_units, relu)] -> Dense(num_classes)
+
+    Its weighted layers are named ``conv1, conv2, .., hidden, logits``.
+
+    Args:
+        input_shape: one example's shape: (length, channels) gives Conv1D,
+            (height, width, channels) Conv2D.
+        num_classes: units of the Dense classifier.
+        pooling: one of ``keras_pool.registry.POOLINGS`` or a baseline, or a
+            sequence of them, one per conv stage: "none" (no pooling layer: the
+            stage keeps full resolution) or "stride" (no pooling layer: the conv
+            itself has strides = `pool_size`).
+        head: one of ``keras_pool.registry.HEADS``.
+        lp_options: ``p``, ``normalize``, ``trainable_p`` for the Lp layers.
+        filters: the conv widths, one stage each.
+        kernel_size: the convs' kernel size.
+        pool_size: the pooling window and stride.
+        dense_units: a hidden Dense layer before the classifier; 0 for none.
+        dropout: rate of a Dropout before the dense layers; 0 for none.
+        seed: fixes the initial weights, the same for every pooling (paired
+            initialisation: see ``experiments.run.models``).
+
+    Raises:
+        ValueError: a `pooling` sequence whose length is not that of `filters`,
+            or an `input_shape` of another rank.
+    """
     lp_options = dict(lp_options or {})
     kinds = [pooling] * len(filters) if isinstance(pooling, str) else list(pooling)
     if len(kinds) != len(filters):
@@ -144,6 +160,10 @@ def from_config(variant, model_cfg, input_shape, num_classes, seed):
 
     Returns:
         A `keras.Model`.
+
+    Raises:
+        ConfigError: a variant the family cannot build, or a custom builder that
+            cannot be imported or returns something else than such a model.
     """
     family = model_cfg.family
     head = variant.head or DEFAULT_HEADS[family]
@@ -279,7 +299,21 @@ def _application(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
 
 
 def load_builder(cfg):
-    """The function named by `cfg.builder` ("module:function"); ConfigError if it cannot be had."""
+    """The function named by `cfg.builder` ("module:function").
+
+    `cfg.builder_dir`, if set, is put first on ``sys.path`` (and stays there)
+    before the module is imported.
+
+    Args:
+        cfg: the config's `ModelConfig`.
+
+    Returns:
+        The builder function, called as ``experiments.run.models`` describes
+        for family "custom".
+
+    Raises:
+        ConfigError: the module cannot be imported, or has no such function.
+    """
     module_name, function = cfg.builder.split(":")
     folder = cfg.builder_dir
     try:

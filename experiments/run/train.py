@@ -1,46 +1,24 @@
 """Fitting one model: seeds, the distribution strategy, compile and fit.
 
-Public API
-----------
-``set_seed(seed, deterministic=True)``
-    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and,
-    if `deterministic`, turns on TensorFlow's op determinism, so a run is
-    bit-repeatable. (Op determinism is process-wide and stays on; under it
-    Keras runs without XLA.)
-``strategy_scope(name)``
-    Context manager: "none" does nothing, "mirrored" enters the scope of a
-    ``tf.distribute.MirroredStrategy()`` over all local devices (one per
-    process, created on first use).
-``compile_model(model, train_cfg)``
-    Optimizer, sparse cross-entropy on logits, "accuracy".
-``fit(variant, cfg, data, seed, log_dir=None) -> Fitted``
-    Build (inside the strategy scope), compile and fit one variant;
-    ``Fitted(model, history, epochs, seconds, best_epoch, hit_budget)`` where
-    history maps "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch
-    lists. With ``train.patience = k`` training stops once ``train.monitor``
-    (validation loss, or validation accuracy) has not improved for k epochs
-    and the weights of the best epoch are restored
-    (``train.epochs`` is then the budget); ``epochs`` is the number trained,
-    ``best_epoch`` the one whose weights are kept, ``hit_budget`` whether the
-    budget ended training (the run may not have converged). With
-    ``train.augment_shift = k`` every training example is shifted at random
-    by up to k steps per axis, afresh each epoch. With ``train.steps = n`` the
-    budget is n optimizer steps over the repeated training set, recorded in
-    "epochs" of ``train.eval_every`` steps (``budget``).
-    With ``train.tensorboard = true`` a ``keras.callbacks.TensorBoard`` writes
-    into `log_dir`. Progress is a bar on a terminal, else one line per epoch.
-``release_models()``
-    Drops the compiled models kept for reuse (below).
+A sweep's runs (``experiments.sweeps.sweep``) and the trials of ``tune``
+(``experiments.tuning.tuner``) train through `fit`, which seeds every RNG first
+(`set_seed`), builds the model (``experiments.run.models``) in the scope of
+``train.distribution`` (`strategy_scope`) and compiles it (`compile_model`, which
+the yardstick uses too). With ``train.deterministic`` a run is bit-repeatable on
+one machine.
 
 Within a process, a run reuses the compiled model of an earlier run with the
 same variant and settings (``train.distribution = "none"``): the new seed's
 initial weights are built as before and copied in, the optimizer state is
 reset to its initial values, and Keras's traced train and test functions are
-kept, so the run gives the bits a new model gives (tests/experiments/
-test_model_reuse.py) without tracing again (~1 s a run on the digits CNN).
-A builder whose model changes with the seed gets a new compiled model.
+kept, so the run gives the bits a new model gives
+(``tests/experiments/test_model_reuse.py``) without tracing again (~1 s a run
+on the digits CNN).
+A builder whose model changes with the seed gets a new compiled model. Up to
+16 compiled models are kept, the least recently used dropped first;
+`release_models` drops them all.
 
-Resuming a sweep is per run (``experiments.sweep``): a run is short, so a
+Resuming a sweep is per run (``experiments.sweeps.sweep``): a run is short, so a
 killed sweep loses at most the run in flight and no in-run checkpoint is kept.
 """
 
@@ -60,7 +38,20 @@ from .runtime import fit_verbose
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Fitted:
-    """A trained model and how it got there."""
+    """A trained model and how it got there.
+
+    Attributes:
+        model: the trained model (with the best epoch's weights under early
+            stopping).
+        history: "loss", "accuracy" and, with a validation set, "val_loss",
+            "val_accuracy": one value per epoch (per history point with
+            ``train.steps``).
+        epochs: the epochs (history points) trained.
+        seconds: wall-clock time of ``model.fit``.
+        best_epoch: the epoch whose weights are kept (1-based).
+        hit_budget: whether the budget, not early stopping, ended training
+            (the run may not have converged).
+    """
 
     model: keras.Model
     history: dict
@@ -71,14 +62,28 @@ class Fitted:
 
 
 def set_seed(seed, deterministic=True):
-    """Seed every RNG the harness uses; optionally make TensorFlow ops deterministic."""
+    """Seed every RNG the harness uses; optionally make TensorFlow ops deterministic.
+
+    Seeds Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) and, if
+    `deterministic`, turns on TensorFlow's op determinism, so a run is
+    bit-repeatable. Op determinism is process-wide and stays on; under it Keras
+    runs without XLA.
+    """
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
 def strategy_scope(name):
-    """The scope models are built and compiled in for `train.distribution = name`."""
+    """The scope models are built and compiled in for `train.distribution = name`.
+
+    "none": a scope that does nothing; "mirrored": the scope of a
+    ``tf.distribute.MirroredStrategy()`` over all local devices, one per process,
+    created on first use.
+
+    Raises:
+        ValueError: another `name`.
+    """
     if name == "none":
         return contextlib.nullcontext()
     if name == "mirrored":
@@ -94,7 +99,12 @@ def _mirrored():
 
 
 def compile_model(model, train_cfg):
-    """Compile `model` (logits output) for integer labels."""
+    """Compile `model` (logits output) for integer labels.
+
+    Adam, or SGD with momentum 0.9, at ``train.learning_rate``; sparse
+    cross-entropy on logits; the "accuracy" metric; ``train.jit_compile`` and
+    ``train.steps_per_execution`` as set.
+    """
     if train_cfg.optimizer == "sgd":
         optimizer = keras.optimizers.SGD(train_cfg.learning_rate, momentum=0.9)
     else:
@@ -109,7 +119,35 @@ def compile_model(model, train_cfg):
 
 
 def fit(variant, cfg, data, seed, log_dir=None):
-    """Train `variant` of `cfg` on `data` from the initial weights fixed by `seed`."""
+    """Train `variant` of `cfg` on `data` from the initial weights fixed by `seed`.
+
+    Builds (inside the strategy scope, or reuses: see the module docstring),
+    compiles and fits the model. With ``train.patience = k``, training stops
+    once ``train.monitor`` (validation loss, or validation accuracy) has not
+    improved for k epochs and the best epoch's weights are restored
+    (``train.epochs`` is then the budget). With ``train.augment_shift = k``
+    every training example is shifted at random by up to k steps per axis,
+    afresh each epoch. With ``train.steps = n`` the budget is n optimizer steps
+    over the repeated training set, recorded in "epochs" of
+    ``train.eval_every`` steps (`budget`). Progress is a bar on a terminal,
+    else one line per epoch.
+
+    Args:
+        variant: the `experiments.config.Variant` to build.
+        cfg: the experiment's `Config`.
+        data: the run's data (``experiments.run.data.load``).
+        seed: seeds every RNG; the same seed gives every variant the same
+            initial weights.
+        log_dir: where a ``keras.callbacks.TensorBoard`` writes with
+            ``train.tensorboard = true`` (default ``tensorboard``).
+
+    Returns:
+        A `Fitted`.
+
+    Raises:
+        ConfigError: ``train.steps`` is not a multiple of the steps per history
+            point.
+    """
     set_seed(seed, cfg.train.deterministic)
     with strategy_scope(cfg.train.distribution):
         model = _compiled_model(variant, cfg, data, seed)
@@ -184,7 +222,11 @@ def release_models():
 def budget(train_cfg, n_train):
     """(epochs, steps_per_epoch) for `model.fit`: `train.epochs` passes over the data, or,
     with `train.steps`, that many optimizer steps in "epochs" of `train.eval_every` steps
-    (default: one pass) over the repeated data."""
+    (default: one pass) over the repeated data.
+
+    Raises:
+        ConfigError: ``train.steps`` is not a multiple of that chunk.
+    """
     if not train_cfg.steps:
         return train_cfg.epochs, None
     per_pass = -(-n_train // train_cfg.batch_size)

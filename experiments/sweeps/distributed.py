@@ -2,10 +2,12 @@
 
 The same command and config run everywhere; keras-tuner's environment
 variables give each process its role, as for ``tune``
-(``experiments.distributed``): ``KERASTUNER_ORACLE_IP`` /
+(``experiments.sweeps.oracle``): ``KERASTUNER_ORACLE_IP`` /
 ``KERASTUNER_ORACLE_PORT`` name the chief, ``KERASTUNER_TUNER_ID`` is
 ``chief`` on the chief and ``tuner0``, ``tuner1``, ... on the workers.
-Without them ``run`` is the one-process sweep (``experiments.sweep``).
+Without them ``run`` is the one-process sweep (``experiments.sweeps.sweep``);
+``run --jobs N`` (``experiments.sweeps.jobs``) is this chief and N workers on
+one machine.
 
 - The chief trains nothing. It serves the runs of the config that its
   ``--out`` folder has not finished (``sweep.plan`` order), one keras-tuner
@@ -37,31 +39,19 @@ records the chief would mix with its own.
 Failures: a worker's heartbeat comes every ``lost_after / 6`` seconds; a run
 not heard of for ``lost_after`` seconds (a killed worker or machine) is lost
 and goes to the next worker that asks, within ``retries``; so does a run whose
-training raised (the worker prints the traceback and goes on). Workers wait
-while a run may come back. Finished runs are never redone: the chief serves
-only the runs with no file in its ``runs/``, so a restarted chief resumes
-(restart the workers too, or let them reconnect: they ask again by id). A
-chief that ends with runs still missing (failed past ``retries``, or, under
-``--jobs``, every worker process gone) writes the tables of what finished,
-says which runs are missing and returns 1; re-running the same command
-retries them.
-
-Public API
-----------
-``main(cfg, out_dir, lost_after=LOST_AFTER, retries=RETRIES, log=print) -> int``
-    The role this process has (see above): the one-process sweep, the chief
-    or a worker. 0 when the sweep is complete (a worker: when told to stop).
-``chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=print, workers=None) -> int``
-    Serve the sweep on `address` (``host:port``; port 0 picks one).
-    `workers`, if given, is called with the port and must return a context
-    manager that yields ``alive() -> bool`` (``experiments.jobs`` starts its
-    processes so); the chief gives up when ``alive()`` is false.
-``LOST_AFTER = 60.0``, ``RETRIES = 2``
-    Defaults of ``run --lost-after`` and ``run --retries``.
+training raised (the worker prints the traceback and goes on). ``run
+--lost-after`` and ``run --retries`` default to 60 s and 2, as do
+``LOST_AFTER`` and ``RETRIES`` here. Workers wait while a run may come back.
+Finished runs are never redone: the chief serves only the runs with no file in
+its ``runs/``, so a restarted chief resumes (restart the workers too, or let
+them reconnect: they ask again by id). A chief that ends with runs still
+missing (failed past ``retries``, or, under ``--jobs``, every worker process
+gone) writes the tables of what finished, says which runs are missing and
+returns 1; re-running the same command retries them.
 
 Beyond keras-tuner's public API this uses its oracle client
 (``keras_tuner.src.distribute.oracle_client.OracleClient``) and, through
-``experiments.distributed``, its oracle service.
+``experiments.sweeps.oracle``, its oracle service.
 """
 
 import contextlib
@@ -90,7 +80,26 @@ _REPORT_TIMEOUT = 600  # seconds a worker waits for the chief to take a record
 
 
 def main(cfg, out_dir, lost_after=LOST_AFTER, retries=RETRIES, log=print):
-    """Run this process's part of the sweep of `cfg`; see the module docstring."""
+    """Run this process's part of the sweep of `cfg`; see the module docstring.
+
+    The role comes from keras-tuner's environment variables: the one-process
+    sweep, the chief or a worker.
+
+    Args:
+        cfg: the experiment's `Config`.
+        out_dir: the run folder (a worker writes only TensorBoard logs there).
+        lost_after: seconds without a heartbeat after which a run is lost.
+        retries: how often a lost or failed run is handed out again.
+        log: called with each progress line.
+
+    Returns:
+        The exit status: 0 when the sweep is complete (a worker: when told to
+        stop); the chief returns 1 if runs are missing.
+
+    Raises:
+        ConfigError: only some of keras-tuner's variables are set, or a worker's
+            config differs from the chief's.
+    """
     role = oracle.role()
     if role == "local":
         sweep.run(cfg, out_dir, log)
@@ -105,7 +114,23 @@ def main(cfg, out_dir, lost_after=LOST_AFTER, retries=RETRIES, log=print):
 
 def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=print,
           workers=None):
-    """Serve the unfinished runs of `cfg` to workers; write the results as they come."""
+    """Serve the unfinished runs of `cfg` to workers; write the results as they come.
+
+    Args:
+        cfg: the experiment's `Config`.
+        out_dir: the run folder.
+        address: ``host:port`` to serve on; port 0 picks one.
+        lost_after: seconds without a heartbeat after which a run is lost.
+        retries: how often a lost or failed run is handed out again.
+        log: called with each progress line.
+        workers: if given, called with the port; it must return a context
+            manager that yields ``alive() -> bool`` (``experiments.sweeps.jobs``
+            starts its processes so). The chief gives up when ``alive()`` is
+            false.
+
+    Returns:
+        0 when every run is finished, 1 if runs are missing.
+    """
     out_dir = Path(out_dir)
     sweep.check_compatible(cfg, out_dir)
     sweep.prepare(cfg, out_dir)
@@ -165,7 +190,7 @@ class _RunOracle(keras_tuner.Oracle):
     """Hands out the runs, one trial each; lost or crashed runs come back (retries).
 
     A worker is given, in plan order, a run of a variant it has trained before
-    (it reuses that compiled model: ``experiments.train``), else one of a
+    (it reuses that compiled model: ``experiments.run.train``), else one of a
     variant no other worker has had, else the next run; results do not depend
     on which worker trains a run. Nothing is saved under a keras-tuner
     project: the run files are the state.

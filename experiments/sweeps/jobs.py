@@ -1,18 +1,17 @@
 """``python -m experiments run CONFIG --jobs N``: a sweep in N processes on one machine.
 
 ``--jobs auto`` (the default) is one process per GPU where there are GPUs,
-else one per usable CPU core, and never more than the runs left to do; 1 is
-the plain sweep. ``--jobs 1`` is the plain sweep (or, with keras-tuner's
-variables set, this process's part of a distributed one). With N > 1 this
-process becomes the chief of ``experiments.distributed_sweep`` on loopback
-(``127.0.0.1``, a port the system picks) and starts N worker processes, the
-same command with ``KERASTUNER_TUNER_ID=tuner<slot>``, one run at a time
-each. So everything the distributed sweep promises holds: the outputs are
-those of the one-process sweep (the same records with
-``train.deterministic``), finished runs are skipped, an interrupted sweep
-resumes with the same command, and a worker that dies loses its run for
-``--lost-after`` seconds only (another worker takes it). The chief ends
-when every run is done, or when no worker process is left.
+else one per usable CPU core, and never more than the runs left to do.
+``--jobs 1`` is the plain sweep (or, with keras-tuner's variables set, this
+process's part of a distributed one). With N > 1 this process becomes the chief
+of ``experiments.sweeps.distributed`` on loopback (``127.0.0.1``, a port the
+system picks) and starts N worker processes, the same command with
+``KERASTUNER_TUNER_ID=tuner<slot>``, one run at a time each. So everything the
+distributed sweep promises holds: the outputs are those of the one-process
+sweep (the same records with ``train.deterministic``), finished runs are
+skipped, an interrupted sweep resumes with the same command, and a worker that
+dies loses its run for ``--lost-after`` seconds only (another worker takes it).
+The chief ends when every run is done, or when no worker process is left.
 
 Devices: with GPUs, worker `slot` sees one, ``CUDA_VISIBLE_DEVICES`` =
 the slot-th modulo the count (more jobs than GPUs share them round-robin).
@@ -20,26 +19,12 @@ The GPUs are the entries of ``CUDA_VISIBLE_DEVICES`` when it is set (an
 empty value or ``-1``: none), else the ones ``nvidia-smi -L`` lists; nothing
 imports TensorFlow to find them. On a machine without GPUs the jobs share
 the CPU cores: ``python -m experiments run`` gives every process one
-TensorFlow thread (``runtime.one_thread_per_process``; float round-off depends
-on the thread count, so results are the same bits whatever N), and the
-workers inherit that environment; with no more jobs than usable cores, worker
-`slot` is pinned to the slot-th core (``KERAS_POOL_CPU``,
-``runtime.pin_to_cpu``), which makes no difference to the results.
-
-Public API
-----------
-``main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print) -> int``
-    The sweep of `cfg` (loaded from `config_path`, which the workers load
-    again) in `jobs` processes (an int or "auto"); 0 when complete, 1 if runs
-    are missing. With workers, the first pending run's data is loaded here
-    first, so bad data input fails at once (ConfigError), as in the plain sweep.
-``auto_jobs(cfg, out_dir, environ=os.environ) -> int``
-    What ``--jobs auto`` means for `cfg` in `out_dir`.
-``gpu_devices(environ=os.environ) -> list[str]``
-    The GPU ids the jobs are spread over (see above); [] for none.
-``worker_env(slot, devices, port, environ=os.environ, cpus=()) -> dict``
-    The environment of worker `slot`: its GPU if `devices`, else its core
-    if `cpus` (one per worker) and the workers run one TensorFlow thread.
+TensorFlow thread (``experiments.run.runtime.one_thread_per_process``; float
+round-off depends on the thread count, so results are the same bits whatever
+N), and the workers inherit that environment; with no more jobs than usable
+cores, worker `slot` is pinned to the slot-th core (``KERAS_POOL_CPU``,
+``experiments.run.runtime.pin_to_cpu``), which makes no difference to the
+results.
 """
 
 import contextlib
@@ -57,7 +42,31 @@ from .distributed import LOST_AFTER, RETRIES
 
 
 def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print):
-    """Run the sweep of `cfg` in `jobs` processes; see the module docstring."""
+    """Run the sweep of `cfg` in `jobs` processes; see the module docstring.
+
+    With workers, the first pending run's data is loaded here first, so bad data
+    input fails at once, as in the plain sweep.
+
+    Args:
+        config_path: the config file `cfg` was loaded from; the workers load it
+            again.
+        cfg: the experiment's `Config`.
+        out_dir: the run folder.
+        jobs: a positive int, or "auto" (`auto_jobs`; 1 where keras-tuner's
+            variables give this process a role).
+        lost_after: seconds without a heartbeat after which a worker's run is
+            lost and handed on (``run --lost-after``).
+        retries: how often a lost or failed run is handed out again
+            (``run --retries``).
+        log: called with each progress line.
+
+    Returns:
+        The exit status: 0 when the sweep is complete, 1 if runs are missing.
+
+    Raises:
+        ConfigError: a bad `jobs`; more than one job while keras-tuner's
+            variables are set; a folder holding other runs; bad data input.
+    """
     if jobs == "auto":
         jobs = auto_jobs(cfg, out_dir) if oracle.role() == "local" else 1
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -77,7 +86,11 @@ def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRI
 
 
 def auto_jobs(cfg, out_dir, environ=os.environ):
-    """One job per GPU (else per usable CPU core), at most one per run left to do."""
+    """What ``--jobs auto`` means for `cfg` in `out_dir`.
+
+    One job per GPU (else per usable CPU core), at most one per run left to do,
+    and at least one.
+    """
     slots = len(gpu_devices(environ)) or _usable_cores()
     return max(1, min(slots, len(_pending(cfg, out_dir))))
 
@@ -101,7 +114,11 @@ def _pending(cfg, out_dir):
 
 
 def gpu_devices(environ=os.environ):
-    """GPU ids: CUDA_VISIBLE_DEVICES's entries if set, else nvidia-smi's; [] for none."""
+    """The GPU ids the jobs are spread over; [] for none.
+
+    ``CUDA_VISIBLE_DEVICES``'s entries if it is set (up to a ``-1``, where CUDA
+    stops), else one per GPU that ``nvidia-smi -L`` lists.
+    """
     visible = environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         ids = [d.strip() for d in visible.split(",") if d.strip()]
@@ -118,7 +135,21 @@ def gpu_devices(environ=os.environ):
 
 
 def worker_env(slot, devices, port, environ=os.environ, cpus=()):
-    """Worker `slot`'s environment: keras-tuner's variables and its GPU or core, if any."""
+    """Worker `slot`'s environment: keras-tuner's variables and its GPU or core, if any.
+
+    Args:
+        slot: the worker's index (its id is ``tuner<slot>``).
+        devices: the GPU ids (`gpu_devices`); the worker gets the slot-th,
+            modulo their count.
+        port: the chief's port on loopback.
+        environ: the environment the worker's is a copy of.
+        cpus: without GPUs, the core of each worker (one per worker); used only
+            when `environ` gives one TensorFlow thread. An inherited
+            ``KERAS_POOL_CPU`` is never passed on.
+
+    Returns:
+        A new dict.
+    """
     env = {**environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
            "KERASTUNER_TUNER_ID": f"tuner{slot}"}
     env.pop("KERAS_POOL_CPU", None)  # only the core given here, never one inherited

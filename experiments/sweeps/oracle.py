@@ -1,5 +1,10 @@
 """Chief and workers over keras-tuner's oracle service: what ``tune`` and ``run`` share.
 
+A distributed search (``experiments.tuning.tuner``) and a distributed sweep
+(``experiments.sweeps.distributed``) both serve a keras-tuner oracle from a
+chief to workers; this module holds their common part: who is who, the gRPC
+server and the rules that keep a dead worker from stalling the chief.
+
 The same command runs on a chief and N workers. keras-tuner's environment
 variables say which is which: ``KERASTUNER_ORACLE_IP`` /
 ``KERASTUNER_ORACLE_PORT`` name the chief, ``KERASTUNER_TUNER_ID`` is
@@ -18,26 +23,6 @@ for a worker that died mid-trial; this one does not:
   instead of leaving, so a lost trial still finds a worker;
 - the chief ends once every trial has completed or failed and the live
   workers have been told to stop (at most ``lost_after`` seconds later).
-
-Public API
-----------
-``role() -> str``
-    ``"local"`` (no ``KERASTUNER_ORACLE_IP``), ``"chief"`` or ``"worker"``;
-    ConfigError when only some of the three variables are set.
-``address() -> str``
-    ``ip:port`` of the chief, from the environment.
-``heartbeat(oracle, trial_id, every)``
-    Context manager: while its block runs, ask `oracle` (a worker's
-    ``OracleClient``) about `trial_id` every `every` seconds.
-``Chief(oracle, lost_after, address, handlers=())``
-    The gRPC server of `oracle` with the rules above; `handlers` are extra
-    ``grpc.GenericRpcHandler`` s served beside it. ``start() -> port``
-    (``address`` may end in ``:0``: the port is picked), ``wait(on_trial_end,
-    alive=None) -> bool`` serves until the search is over (True) or
-    ``alive()`` turns false (False), calling ``on_trial_end()`` as trials end;
-    ``stop()``. Also a context manager (start on enter, stop on exit).
-``serve(oracle, lost_after, on_trial_end)``
-    ``Chief`` on ``address()``: start, wait, stop.
 
 Beyond keras-tuner's public API this uses (as of 1.4) its oracle gRPC service
 (``keras_tuner.src.distribute.oracle_chief.OracleServicer``, ``src.protos``).
@@ -61,7 +46,15 @@ FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 
 
 def role():
-    """"local", "chief" or "worker", from keras-tuner's environment variables."""
+    """"local", "chief" or "worker", from keras-tuner's environment variables.
+
+    "local" without ``KERASTUNER_ORACLE_IP``; else "chief" if
+    ``KERASTUNER_TUNER_ID`` contains "chief", and "worker" otherwise.
+
+    Raises:
+        ConfigError: ``KERASTUNER_ORACLE_IP`` is set but ``KERASTUNER_ORACLE_PORT``
+            or ``KERASTUNER_TUNER_ID`` is not.
+    """
     if "KERASTUNER_ORACLE_IP" not in os.environ:
         return "local"
     for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
@@ -78,7 +71,13 @@ def address():
 
 @contextlib.contextmanager
 def heartbeat(oracle, trial_id, every):
-    """While the block runs, ask the chief about `trial_id` every `every` seconds."""
+    """While the block runs, ask the chief about `trial_id` every `every` seconds.
+
+    Args:
+        oracle: the worker's oracle client (keras-tuner's ``OracleClient``).
+        trial_id: the trial the worker runs.
+        every: seconds between two asks (``lost_after / 6``).
+    """
     stop = threading.Event()
 
     def beat():
@@ -158,7 +157,8 @@ class Chief:
     """Serves `oracle` to the workers over gRPC, handing lost trials on.
 
     Without authentication or encryption (keras-tuner's own service is
-    insecure too): bind `address` to a private interface.
+    insecure too): bind `address` to a private interface. Also a context
+    manager: `start` on enter, `stop` on exit.
 
     Args:
         oracle: the keras-tuner oracle to serve.
@@ -177,7 +177,11 @@ class Chief:
             self.server.add_generic_rpc_handlers(tuple(handlers))
 
     def start(self):
-        """Start serving; returns the port."""
+        """Start serving; returns the port (the one picked if `address` ends in ``:0``).
+
+        Raises:
+            ConfigError: the address cannot be bound.
+        """
         try:
             port = self.server.add_insecure_port(self.address)
         except RuntimeError as e:
@@ -187,7 +191,21 @@ class Chief:
         return port
 
     def wait(self, on_trial_end, alive=None):
-        """Serve until the search is over (True) or `alive()` is false (False)."""
+        """Serve until the search is over (True) or `alive()` is false (False).
+
+        Ends lost trials as it goes (the module docstring's rules).
+
+        Args:
+            on_trial_end: called with no arguments each time trials have ended.
+            alive: if given, called about twice a second; serving stops when it
+                returns false.
+
+        Returns:
+            True once the search is over: every trial handed out and completed
+            or failed, and the live workers told to stop (or ``lost_after``
+            seconds passed). If `alive()` turns false first: whether the search
+            was over by then.
+        """
         oracle, lost_after = self.oracle, self.lost_after
         ended, finished_at = len(oracle.end_order), None
         while finished_at is None or (
@@ -204,6 +222,7 @@ class Chief:
         return True
 
     def stop(self):
+        """Stop serving (a second's grace for calls in flight)."""
         self.server.stop(grace=1).wait()
 
     def __enter__(self):
@@ -215,6 +234,9 @@ class Chief:
 
 
 def serve(oracle, lost_after, on_trial_end):
-    """Serve `oracle` on `address()` until the search is over; `on_trial_end()` as trials end."""
+    """Serve `oracle` on `address()` until the search is over; `on_trial_end()` as trials end.
+
+    A `Chief` with `lost_after`: start, wait, stop.
+    """
     with Chief(oracle, lost_after, address()) as chief:
         chief.wait(on_trial_end)

@@ -1,40 +1,27 @@
-"""A whole experiment: every variant x seed, results written after each run, resumable.
+"""A whole experiment in one process: every variant x seed, written run by run, resumable.
 
-Public API
-----------
-``run(cfg, out_dir, log=print) -> list[dict]``
-    Train and evaluate every (train size, seed, variant) of `cfg` (sizes
-    outer, then seeds, so the first seeds are complete, paired sets early)
-    that `out_dir` has not finished; returns the run records in that order
-    and renders the report (with ``findings.md`` if the config has findings).
-``rundir.run_path(out_dir, variant, seed, train_size=0) -> Path``
-    ``out_dir/runs/<variant label>__seed<seed>.json`` (with ``__n<size>``
-    before the seed for a nonzero ``data.train_size``): one finished run
-    (its results row plus ``"history"``), written atomically when the run
-    ends. A run whose file exists is skipped, so re-running the same command
-    resumes a killed sweep and loses at most the run in flight.
-``rundir.tensorboard_dir(out_dir, variant, seed, train_size=0) -> Path``
-    ``out_dir/tensorboard/<variant label>__seed<seed>``: the run's TensorBoard
-    logs, written when ``train.tensorboard = true``
-    (``tensorboard --logdir out_dir/tensorboard``).
-``versions() -> dict``
-    Python, platform and the package versions recorded in ``versions.json``.
+`run` trains and evaluates every (training-set size, seed, variant) of a config
+in `plan` order: sizes outer, then seeds, so the first seeds are complete,
+paired sets early. Runs with the same data (equal `data_key`) share one load of
+it; the first pending run's data is loaded before anything is written, so bad
+data input fails at once. After each run its record (its results row plus
+``"history"``) is written whole, and ``results.csv`` and ``history.csv`` are
+rebuilt; at the end the report is rendered (``experiments.results.report``:
+the summary, the plots and, if the config has findings, ``findings.md``). The
+run folder's layout, and how its files are written, is in ``experiments.rundir``.
 
-The pieces of ``run``, for sweeps spread over processes
-(``experiments.distributed_sweep``): ``plan(cfg)`` (the run order),
-``check_compatible(cfg, out_dir)``, ``prepare(cfg, out_dir)`` (writes
-``config.json`` and ``versions.json``), ``load_data(cfg, size, seed, loaded)``
-(runs with equal ``data_key(cfg, size, seed)`` share data), ``one_run(cfg, variant, seed, size, data,
-out_dir) -> record``, ``finished(cfg, out_dir)`` (the records on disk, in
-plan order), ``finish(records, out_dir, log)`` (tables and report),
-``describe(cfg, out_dir, done)`` and ``scores(record)`` (log text).
+Resuming: a run whose record exists is skipped, so re-running the same command
+resumes a killed sweep and loses at most the run in flight. Re-using a folder
+whose ``config.json`` differs in ``data``, ``model``, ``train`` or ``eval`` is a
+ConfigError (`check_compatible`); seeds, variants, findings and
+``data.train_size`` may change (that extends a sweep), and so may the cosmetic
+``train.verbose`` and ``train.tensorboard``.
 
-Layout of `out_dir`: ``config.json`` (the resolved config), ``versions.json``,
-``runs/``, ``results.csv`` and ``history.csv`` (rebuilt after every run),
-``summary.md``, ``findings.md`` and the PNG plots (at the end). Re-using an
-`out_dir` whose ``config.json`` differs in ``data``, ``model``, ``train`` or
-``eval`` is a ConfigError (seeds, variants, findings and ``data.train_size``
-may change: that extends a sweep).
+The steps of `run` are functions of their own (`plan`, `check_compatible`,
+`prepare`, `load_data`, `one_run`, `finished`, `finish`, and `describe` and
+`scores` for log lines), so that a sweep spread over processes or machines
+(``experiments.sweeps.distributed``, ``experiments.sweeps.jobs``) trains each
+run with the same code and writes the same files.
 """
 
 import importlib.metadata
@@ -57,7 +44,7 @@ COSMETIC = {("train", "verbose"), ("train", "tensorboard"), ("data", "train_size
 
 
 def versions():
-    """The interpreter, platform and package versions this sweep runs with."""
+    """The interpreter, platform and package versions this sweep runs with (``versions.json``)."""
     found = {"python": platform.python_version(), "platform": platform.platform()}
     for name in _PACKAGES:
         try:
@@ -74,7 +61,10 @@ def plan(cfg):
 
 
 def prepare(cfg, out_dir):
-    """Check that `out_dir` may hold `cfg`'s runs; write config.json and versions.json."""
+    """Create `out_dir` and its ``runs/``; write config.json and versions.json.
+
+    Call `check_compatible` first: this overwrites config.json.
+    """
     out_dir = Path(out_dir)
     (out_dir / "runs").mkdir(parents=True, exist_ok=True)
     rundir.write_json(out_dir / rundir.CONFIG, cfg.to_dict(), indent=2)
@@ -100,13 +90,34 @@ def load_data(cfg, size, seed, loaded):
 
 
 def one_run(cfg, variant, seed, size, data, out_dir):
-    """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record."""
+    """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record.
+
+    Writes nothing but the run's TensorBoard logs (``train.tensorboard``).
+
+    Returns:
+        The run's results row (its variant, seed and sizes, every number of
+        ``metrics.evaluate``, its epochs and training time) plus
+        ``"history"``, the per-epoch curves: what the sweep stores as its record.
+    """
     log_dir = rundir.tensorboard_dir(out_dir, variant, seed, size)
     return _one_run(cfg, variant, seed, data, log_dir)
 
 
 def run(cfg, out_dir, log=print):
-    """Run (or resume) the sweep of `cfg` in `out_dir`; see the module docstring."""
+    """Run (or resume) the sweep of `cfg` in `out_dir`; see the module docstring.
+
+    Args:
+        cfg: the experiment's `Config`.
+        out_dir: the run folder.
+        log: called with each progress line.
+
+    Returns:
+        Every run's record, in plan order (the finished ones read back).
+
+    Raises:
+        ConfigError: `out_dir` holds runs made with other settings, or bad
+            data input.
+    """
     out_dir = Path(out_dir)
     check_compatible(cfg, out_dir)
     runs = plan(cfg)

@@ -1,29 +1,16 @@
 """A tuning config (the harness config plus ``[tune]``) and its keras-tuner search space.
 
-Public API
-----------
-``load(path) -> (config.Config, Tune)``
-    Read a tuning TOML file: the usual ``[data] [model] [train] [eval]``
-    sections (see ``experiments.config``) and a ``[tune]`` table with its
-    ``[tune.space]``. Everything is validated before any training; a bad
-    entry raises ``ConfigError`` naming it (``tune.space.pooling[1]: unknown
-    value 'mx'; allowed: max, avg, min, lp, stochastic``).
-``Tune``, ``Space``
-    Frozen dataclasses of ``[tune]`` and ``[tune.space]``.
-``hyperparameters(tune, stages) -> keras_tuner.HyperParameters``
-    The search space for a CNN with `stages` conv stages. Names:
-    ``pooling_1 .. pooling_<stages>`` (or ``pooling`` with
-    ``per_stage = false``), ``head``, ``pool_size``, ``p``, ``trainable_p``,
-    ``learning_rate`` (only when ``space.learning_rate`` is set).
-``trial_config(base, tune, values) -> config.Config``
-    The ``experiments run`` config of one trial: `base` with a single
-    variant, the trial's pool size and learning rate, ``seeds = [tune.seed]``
-    and, for Hyperband, ``train.epochs = values["tuner/epochs"]``. `values`
-    is ``trial.hyperparameters.values``. ``p`` and ``trainable_p`` are set
-    only when the trial has an Lp layer.
-``used(name, values) -> bool``
-    Whether hyperparameter `name` shapes the trial's model (``p`` and
-    ``trainable_p`` do not without an Lp layer).
+This module is where ``tune`` (``experiments.tuning.tuner``) meets the rest of
+the harness. `load` reads a tuning TOML file: the usual ``[data] [model]
+[train] [eval]`` sections, validated as in ``experiments.config``, and a
+``[tune]`` table with its ``[tune.space]`` (the frozen `Tune` and `Space`),
+validated the same way through ``config.from_mapping``. Everything is checked
+before any training; a bad entry raises ``ConfigError`` naming it
+(``tune.space.pooling[1]: unknown value 'mx'; allowed: max, avg, min, lp,
+...``). `hyperparameters` turns the space into keras-tuner's, and
+`trial_config` turns a trial's values back into an ordinary ``experiments
+run`` config, so a trial trains exactly as a sweep's run would, and the best
+trial is a config one can run (``best.toml``).
 
 Schema of ``[tune]`` (defaults, except where it says "e.g.")::
 
@@ -36,19 +23,20 @@ Schema of ``[tune]`` (defaults, except where it says "e.g.")::
     retries = 1                 # a crashed, or lost (distributed), trial runs again this often
     lost_after = 60.0           # distributed: seconds without a worker's heartbeat -> trial lost
     [tune.space]
-    pooling = ["max", "avg", "min", "lp", "stochastic"]
+    pooling = ["max", "avg", ...]  # every registry kind; "antialias" too, with per_stage = false
     per_stage = true            # a kind per conv stage; false: one kind for every stage
-    head = ["flatten"]          # and/or global_max, global_avg, global_min, global_lp, ...
+    head = [""]                 # "": the family's head; and/or flatten, global_max, global_lp, ...
     pool_size = [2, 3]          # e.g.; absent: model.pool_size
     p = [1.0, 8.0]              # Lp's p: [low, high], low >= 1 (equal: fixed)
     p_sampling = "log"          # linear | log
     trainable_p = [false]       # [false, true] tunes it
     learning_rate = [1e-3, 1e-2]  # e.g.; [low, high], log-sampled; absent: train.learning_rate
 
-A tuning config has no ``seeds``, ``baseline`` or ``[[variants]]``: the
+A tuning config has no ``seeds``, ``baseline``, ``[[variants]]`` or
+``[[findings]]``: the
 trials' variants come from the space and their seed is ``tune.seed``, so a
 trial is repeatable and every trial starts from the same initial weights
-where the shapes agree (``experiments.models``).
+where the shapes agree (``experiments.run.models``).
 """
 
 import dataclasses
@@ -99,7 +87,19 @@ class Tune:
 
 
 def load(path):
-    """The base harness config and the `Tune` of the tuning TOML file at `path`."""
+    """The base harness config and the `Tune` of the tuning TOML file at `path`.
+
+    A relative ``data.path`` and the model builder's folder are taken relative
+    to the file's folder.
+
+    Returns:
+        ``(config.Config, Tune)``.
+
+    Raises:
+        ConfigError: the file is missing or malformed, has no ``[tune]``, has a
+            key a tuning config does not take (``seeds``, ``baseline``,
+            ``[[variants]]``, ``[[findings]]``), or a bad entry.
+    """
     raw = config.read_toml(path)
     try:
         base, tune = _parse(raw)
@@ -164,7 +164,18 @@ def _stage_names(tune, stages):
 
 
 def hyperparameters(tune, stages):
-    """The keras-tuner search space of `tune` for a CNN with `stages` conv stages."""
+    """The keras-tuner search space of `tune` for a CNN with `stages` conv stages.
+
+    Its names: ``pooling_1 .. pooling_<stages>`` (or ``pooling`` with
+    ``per_stage = false``), ``head``, ``pool_size`` (only when
+    ``space.pool_size`` is set), ``p`` and ``trainable_p`` (only when the space
+    has an Lp pooling or head), ``learning_rate`` (only when
+    ``space.learning_rate`` is set). A choice of one value, or a range whose
+    ends are equal, is a fixed value.
+
+    Returns:
+        A ``keras_tuner.HyperParameters``.
+    """
     space, hp = tune.space, keras_tuner.HyperParameters()
     for name in _stage_names(tune, stages):
         _choice(hp, name, space.pooling)
@@ -213,12 +224,29 @@ def _uses_lp(values):
 
 
 def used(name, values):
-    """Whether hyperparameter `name` shapes the model of a trial with `values`."""
+    """Whether hyperparameter `name` shapes the model of a trial with `values`.
+
+    All do except ``p`` and ``trainable_p`` in a trial without an Lp layer.
+    """
     return name not in ("p", "trainable_p") or _uses_lp(values)
 
 
 def trial_config(base, tune, values):
-    """The validated ``experiments run`` config that trains the trial with `values`."""
+    """The validated ``experiments run`` config that trains the trial with `values`.
+
+    `base` with a single variant (the trial's pooling and head; ``p`` and
+    ``trainable_p`` only when it has an Lp layer), the trial's pool size and
+    learning rate when they are searched, ``seeds = [tune.seed]`` and, for
+    Hyperband, ``train.epochs = values["tuner/epochs"]``.
+
+    Args:
+        base: the base config from `load`.
+        tune: the `Tune` from `load`.
+        values: the trial's ``trial.hyperparameters.values``.
+
+    Returns:
+        A `config.Config`.
+    """
     kinds = _kinds(values)
     variant = {"pooling": kinds[0] if len(set(kinds)) == 1 else list(kinds),
                "head": values["head"]}

@@ -1,14 +1,12 @@
 """``python -m experiments tune CONFIG``: keras-tuner search over pooling, on one or many machines.
 
-Public API
-----------
-``main(config_path, out_dir, log=print) -> int``
-    Run (or resume) the search of a tuning config (``experiments.search_space``)
-    in `out_dir`; 0 when done. A trial is an ``experiments run`` of its config
-    (``search_space.trial_config``) with ``train.fit``; it reports
-    ``val_accuracy`` (last epoch), ``val_shift_consistency``
-    (``metrics.shift_consistency`` on the validation images after training)
-    and ``seconds``. The objective is one of the first two, maximized.
+`main` runs (or resumes) the search of a tuning config
+(``experiments.tuning.search_space``). A trial trains the ``experiments run``
+config of its hyperparameters (``search_space.trial_config``: one variant, seed
+``tune.seed``) with the sweep's own training (``experiments.run.train.fit``),
+and reports ``val_accuracy`` (last epoch), ``val_shift_consistency``
+(``metrics.shift_consistency`` on the validation images after training) and
+``seconds``. The objective is one of the first two, maximized.
 
 Layout of `out_dir`:
 
@@ -16,20 +14,23 @@ Layout of `out_dir`:
   Re-running the same command reloads it: finished trials are kept, a trial
   cut off mid-way runs again, and the search goes on to ``max_trials``
   (which may be raised to extend it).
-- ``tune.json``: the resolved config. Resuming with other data, model,
-  train or space settings is a ConfigError.
+- ``tune.json``: the resolved config. Resuming with other settings is a
+  ConfigError; only ``tune.max_trials``, ``tune.retries``, ``tune.lost_after``,
+  ``train.verbose`` and ``train.tensorboard`` may change.
 - ``trials.csv``: one row per trial: ``trial, status, objective``, the
   hyperparameters (empty where unused: ``p`` without an Lp layer), the
   metrics and ``seconds``; rewritten as trials end.
 - ``best.toml``: the best completed trial as an ``experiments run`` config.
 - ``objective_by_pooling.png``: every trial's objective by pooling kind, per stage.
+- ``tensorboard/trial_<id>/``: a trial's TensorBoard logs, with ``train.tensorboard``.
 
 Distributed search is keras-tuner's own mode, with the same command and
-config everywhere (``experiments.distributed``: ``KERASTUNER_ORACLE_IP`` /
+config everywhere (``experiments.sweeps.oracle``: ``KERASTUNER_ORACLE_IP`` /
 ``KERASTUNER_ORACLE_PORT`` name the chief, ``KERASTUNER_TUNER_ID`` is
 ``chief`` for the process that serves the oracle and trains nothing, and
 ``tuner0``, ``tuner1``, ... for the workers). The chief writes the outputs
-above; workers only train (each needs the data). A worker's heartbeat comes
+above but the TensorBoard logs, which stay with the worker that trained the
+trial; workers only train (each needs the data). A worker's heartbeat comes
 every ``tune.lost_after / 6`` seconds; a trial not heard of for
 ``tune.lost_after`` seconds is lost and runs again (within ``tune.retries``)
 on the next worker that asks; workers wait while a trial may come back, and
@@ -37,7 +38,7 @@ the chief ends when every trial has completed or failed.
 
 Beyond keras-tuner's public API this uses the hook
 ``Oracle._compute_values_hash``, which its own Hyperband oracle overrides too
-(and, through ``experiments.distributed``, its oracle gRPC service).
+(and, through ``experiments.sweeps.oracle``, its oracle gRPC service).
 """
 
 import contextlib
@@ -68,7 +69,7 @@ def main(config_path, out_dir, log=print):
     """Run (or resume) the keras-tuner search of a tuning config in `out_dir`.
 
     Local, or the chief or a worker of a distributed search, as keras-tuner's
-    `KERASTUNER_*` environment variables say (`experiments.distributed.role`).
+    `KERASTUNER_*` environment variables say (`experiments.sweeps.oracle.role`).
 
     Args:
         config_path: a tuning config (TOML): an experiment config plus `[tune]`.
@@ -77,7 +78,8 @@ def main(config_path, out_dir, log=print):
         log: called with each progress line.
 
     Returns:
-        The exit status: 0 when the search is done.
+        The exit status: 0 when the search is done (a worker: when no trials
+        are left), 1 if no trial completed.
 
     Raises:
         ConfigError: a bad config, or a resume with different settings.
