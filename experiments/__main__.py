@@ -1,7 +1,7 @@
 """Command line of the experiment harness.
 
     python -m experiments run CONFIG.toml [--out DIR]    # sweep; DIR defaults to runs/<config stem>
-        [--jobs N|auto] [--lost-after S] [--retries N]   # N processes; distributed: experiments.jobs
+        [--jobs N|auto] [--lost-after S] [--retries N]   # N processes; distributed: experiments.sweeps.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
     python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
     python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]

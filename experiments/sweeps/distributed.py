@@ -138,9 +138,9 @@ def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=pri
     pending = [(n, s, v) for n, s, v in runs if not rundir.run_path(out_dir, v, s, n).is_file()]
     log(sweep.describe(cfg, out_dir, len(runs) - len(pending)))
     if pending:
-        oracle = _RunOracle([_values(cfg, run, lost_after) for run in pending], retries)
-        reports = _Reports(cfg, out_dir, oracle, len(runs), log)
-        server = oracle.Chief(oracle, lost_after, address, [reports.handler()])
+        runs_oracle = _RunOracle([_values(cfg, run, lost_after) for run in pending], retries)
+        reports = _Reports(cfg, out_dir, runs_oracle, len(runs), log)
+        server = oracle.Chief(runs_oracle, lost_after, address, [reports.handler()])
         port = server.start()
         log(f"chief: serving {len(pending)} runs on {address.rsplit(':', 1)[0]}:{port}"
             + ("" if workers else "; workers: the same command with "
@@ -233,16 +233,16 @@ class _RunOracle(keras_tuner.Oracle):
 
 
 @keras_tuner.synchronized
-def _complete(oracle, run, score):
+def _complete(runs_oracle, run, score):
     """End the unfinished trial of `run` as completed; False if there is none."""
-    for trial in oracle.trials.values():
+    for trial in runs_oracle.trials.values():
         values = trial.hyperparameters.values
         if values.get("run") == run and trial.status not in oracle.FINISHED:
-            if trial.trial_id in oracle._retry_queue:  # lost, waiting for a worker
-                oracle._retry_queue.remove(trial.trial_id)
-            oracle.update_trial(trial.trial_id, {OBJECTIVE: score})
+            if trial.trial_id in runs_oracle._retry_queue:  # lost, waiting for a worker
+                runs_oracle._retry_queue.remove(trial.trial_id)
+            runs_oracle.update_trial(trial.trial_id, {OBJECTIVE: score})
             trial.status = TrialStatus.COMPLETED
-            oracle.end_trial(trial)
+            runs_oracle.end_trial(trial)
             return True
     return False
 

@@ -60,7 +60,7 @@ def role():
     for name in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
         if not os.environ.get(name):
             raise ConfigError(f"KERASTUNER_ORACLE_IP is set but {name} is not; a distributed "
-                              f"run needs all three (see experiments.distributed)")
+                              f"run needs all three (see docs/distributed.md)")
     return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
 
 
