@@ -3,9 +3,9 @@
     python -m experiments run CONFIG.toml [--out DIR]    # sweep; DIR defaults to runs/<config stem>
         [--jobs N|auto] [--lost-after S] [--retries N]   # N processes; distributed: experiments.sweeps.jobs
     python -m experiments report DIR                     # re-render summary.md + plots from DIR
-    python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.main(config, out)
+    python -m experiments tune CONFIG.toml [--out DIR]   # experiments.tuning.tuner.main
     python -m experiments bench [--backend B] [--out DIR] [--quick] [--goals] [--rounds N]
-                                  # experiments.bench.main(out, quick, backend=B, rounds=N, goals=...)
+                                  # experiments.bench.main
     python -m experiments bench --surgery [--backend B] [--out DIR] [--quick] [--rounds N]
                                   # experiments.bench.surgery.main: antialias overhead
 
@@ -15,17 +15,8 @@ the name of a shipped config (``digits``, ``tune_digits``). Exit status: 0 done,
 so ``--help``) imports neither Keras nor TensorFlow. ``bench --backend jax|torch``
 sets ``KERAS_BACKEND`` before Keras is imported and never imports TensorFlow
 (a JAX-only or torch-only install runs it); every other command runs on
-TensorFlow.
-
-Public API
-----------
-``main(argv=None) -> int``
-``guarded(fn, *args, **kwargs) -> int``
-    Call ``fn`` and return its exit code; a ``ConfigError`` becomes
-    ``error: <message>`` on stderr and 2, Ctrl-C becomes 130. Use it around
-    any entry point that takes user input.
-``default_out(config_path) -> Path``
-    ``runs/<config file stem>``, the default ``--out`` of ``run`` and ``tune``.
+TensorFlow. Wrap any other entry point that takes user input in `guarded` to get
+the same exit statuses.
 """
 
 import argparse
@@ -51,12 +42,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def default_out(config_path):
-    """The default output folder for a config file: runs/<stem>."""
+    """The default ``--out`` of ``run`` and ``tune`` for a config file: ``runs/<stem>``."""
     return Path("runs") / Path(config_path).stem
 
 
 def guarded(fn, *args, **kwargs):
-    """`fn(*args, **kwargs)` as an exit code: ConfigError -> 2, Ctrl-C -> 130."""
+    """`fn(*args, **kwargs)` as an exit code: ConfigError -> 2, Ctrl-C -> 130.
+
+    A ``ConfigError`` is printed as ``error: <message>`` on stderr (one line, no
+    traceback); Ctrl-C prints how to resume.
+    """
     from .errors import ConfigError
 
     try:

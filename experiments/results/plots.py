@@ -23,6 +23,16 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p", "d", "8"
 _LINES = ("-", "--", "-.", ":")
 
 
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: files only, no display needed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
 def styles(variants):
     """variant -> matplotlib keyword arguments (color, marker, linestyle), in the given
     order; distinct for up to 16 variants, then repeating colours with new line styles."""
@@ -47,11 +57,7 @@ def plot(rows, history, out_dir, baseline=None):
     learning curves draw `baseline` (default: the first variant) in grey in
     every panel.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     out_dir = Path(out_dir)
     sizes = regimes(rows)
     largest = at_size(rows, sizes[-1])

@@ -56,7 +56,7 @@ import numpy as np
 import keras_pool
 from keras_pool import registry
 
-from ..config import ANTIALIAS, DEFAULT_HEADS
+from ..config import ANTIALIAS, BASELINES, DEFAULT_HEADS
 from ..errors import ConfigError
 
 _CONV, _DENSE, _POOL, _DROPOUT = range(4)
@@ -68,7 +68,6 @@ def layer_seed(seed, role, index=0):
     return int(state) & 0x7FFFFFFF
 
 
-BASELINES = ("none", "stride")
 
 
 def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_options=None,

@@ -54,6 +54,7 @@ from keras_tuner.engine.trial import TrialStatus
 
 from .. import config, rundir
 from ..errors import ConfigError
+from ..results import plots
 from ..run import data as data_lib
 from ..run import metrics, train
 from ..sweeps import oracle
@@ -281,11 +282,7 @@ def _plot(rows, stages, tune, path):
     Colour and marker tell the heads apart; each tick says how many trials
     had that kind (n=...). Returns the figure's path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = plots.pyplot()
     done = [r for r in rows if r["status"] == TrialStatus.COMPLETED]
     kinds = tune.space.pooling
     def head_of(row):  # "head" is a column only when the space has more than one
