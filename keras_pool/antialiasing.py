@@ -97,13 +97,10 @@ def antialias(model, filter_size=4, padding_mode="reflect", convert="all", skip_
     8
     """
     check_model(model, "antialias")
-    if isinstance(filter_size, bool) or not isinstance(filter_size, int) or not 1 <= filter_size <= 7:
-        raise ValueError(f"`filter_size` must be an int in 1..7. Received: filter_size={filter_size!r}")
-    if padding_mode not in ("reflect", "replicate", "zero"):
-        raise ValueError(
-            "`padding_mode` must be 'reflect', 'replicate' or 'zero'. "
-            f"Received: padding_mode={padding_mode!r}"
-        )
+    # The BlurPool layers' own checks (one axis: every strided axis gets this filter).
+    (filter_size,), _, padding_mode = pool_ops.normalize_blur_arguments(
+        1, filter_size, 1, padding_mode
+    )
     if convert not in CONVERT:
         raise ValueError(f"`convert` must be one of {CONVERT}. Received: convert={convert!r}")
     if not isinstance(skip_first, bool):

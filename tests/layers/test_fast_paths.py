@@ -5,6 +5,7 @@ input gradients must agree. Window extraction (one implementation) and the
 hashed uniform numbers are checked against NumPy directly.
 """
 
+import importlib
 import itertools
 
 import keras
@@ -39,6 +40,21 @@ def _fast_and_general(monkeypatch, fn, x):
         patch.setattr(pool_ops, "_FAST_PATHS", False)
         general = value_and_grad(fn, x)
     return fast, general
+
+
+def test_the_switch_is_one_flag_every_family_reads(monkeypatch):
+    """`keras_pool.ops._FAST_PATHS` sets the one switch, in `keras_pool.ops.window`,
+    which each family module reads at call time (no stale copy anywhere)."""
+    from keras_pool.ops import window
+
+    assert pool_ops._FAST_PATHS is window._FAST_PATHS is True
+    with monkeypatch.context() as patch:
+        patch.setattr(pool_ops, "_FAST_PATHS", False)
+        assert window._FAST_PATHS is False and pool_ops._FAST_PATHS is False
+    assert window._FAST_PATHS is True
+    for name in ("blur_pooling", "lp_pooling", "mixed_pooling", "stochastic_pooling"):
+        module = importlib.import_module(f"keras_pool.ops.{name}")
+        assert "_FAST_PATHS" not in vars(module) and module._window is window, name
 
 
 def _assert_same(fast, general, rtol=1e-5, atol=1e-6):
