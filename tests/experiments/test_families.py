@@ -200,7 +200,7 @@ def test_application_runs_end_to_end(tiny_raw, tmp_path):
 
 
 def test_tune_takes_the_same_families_and_data(tmp_path):
-    from experiments.tuning.tuner import search_space
+    from experiments.tuning import search_space
 
     images = np.zeros((20, 8, 8), np.uint8)
     np.savez(tmp_path / "mine.npz", x_train=images, y_train=np.arange(20) % 2)

@@ -15,8 +15,8 @@ from experiments._compat import tomllib
 from experiments.config import ConfigError
 from experiments.run import train
 from experiments.sweeps import sweep
-from experiments.tuning.tuner import search_space
-from experiments.tuning.tuner import tuner as tuning
+from experiments.tuning import search_space
+from experiments.tuning import tuner as tuning
 from tests.experiments.conftest import tune_toml
 
 SPACE = {"pooling": '["max", "lp", "stochastic"]', "head": '["flatten", "global_avg"]',

@@ -27,9 +27,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras
 from experiments.run import data
-from experiments.tuning.tuner import search_space
+from experiments.tuning import search_space
 from experiments.run import train
-from experiments.tuning.tuner import tuner as tuning
+from experiments.tuning import tuner as tuning
 
 config_path, out = sys.argv[1], sys.argv[2]
 code = tuning.main(config_path, out, log=lambda _: None)
