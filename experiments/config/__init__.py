@@ -82,6 +82,7 @@ EMBEDDED = ("digits", "mnist1d", "mnist5k")  # generated or shipped by a package
 USER_DATA = ("folder", "npz")  # the user's own files, at data.path
 LAYOUTS = ("auto", "images", "signals")
 BASELINES = ("none", "stride")  # conv at full resolution / conv strided by pool_size
+FRACTIONAL = "fractional"  # the registry's fractional max pooling: takes `ratio`, `test_draws`
 ANTIALIAS = "antialias"  # Zhang's recipe (keras_pool.antialias) on the family's model
 FAMILIES = ("cnn", "vgg", "resnet", "application", "custom")
 DEFAULT_HEADS = {"cnn": "flatten", "vgg": "flatten", "resnet": "global_avg",
@@ -207,6 +208,14 @@ class Variant:
 
     `p`, `normalize` and `trainable_p` go to every Lp layer of the variant
     (pooling "lp" and/or head "global_lp"); None keeps the layer default.
+    `ratio` is the output ratio of every fractional pooling of the variant
+    (None: 1 / `model.pool_size`, a drop-in for max pooling; Graham's
+    1/sqrt(2) halves the size over two stages). `test_draws` is how its
+    fractional poolings score: 0 (default) with the fixed windows of
+    inference, N > 0 with the class probabilities averaged over N random draws
+    of the windows (Graham 2014's test-time averaging). Training is the same
+    for every `test_draws`: with the same seed, variants that differ only in it
+    score one trained model.
     """
 
     pooling: str | tuple[str, ...] = option(
@@ -215,6 +224,8 @@ class Variant:
     p: float | None = option(None, low=1.0)
     normalize: bool | None = None
     trainable_p: bool | None = None
+    ratio: float | None = option(None, low=0.0, high=1.0)
+    test_draws: int = option(0, low=0, high=1000)
     name: str = ""  # label override
 
     @property
@@ -235,6 +246,10 @@ class Variant:
             text += "-norm"
         if self.trainable_p:
             text += "-trainable"
+        if self.ratio is not None:
+            text += f"-r{self.ratio:.3g}"
+        if self.test_draws:
+            text += f"-draws{self.test_draws}"
         return text
 
     @property
@@ -251,6 +266,13 @@ class Variant:
     def lp_options(self):
         """The Lp keyword arguments that are set."""
         return {k: getattr(self, k) for k in _LP_OPTIONS if getattr(self, k) is not None}
+
+    @property
+    def layer_options(self):
+        """The pooling layers' keyword arguments that are set: the Lp ones and
+        fractional pooling's ``output_ratio``."""
+        ratio = {} if self.ratio is None else {"output_ratio": self.ratio}
+        return {**self.lp_options, **ratio}
 
 
 DEFAULT_VARIANTS = tuple(Variant(pooling=name) for name in registry.POOLINGS)
@@ -432,6 +454,12 @@ def _variant(raw, where):
             )
     if variant.trainable_p and variant.p == float("inf"):
         raise ConfigError(f"{where}.p: must be finite when trainable_p = true")
+    for key in ("ratio", "test_draws"):
+        if getattr(variant, key) and FRACTIONAL not in variant.kinds:
+            raise ConfigError(f"{where}.{key}: only used by pooling {FRACTIONAL!r} (this "
+                              f"variant has pooling {variant.pooling!r})")
+    if variant.ratio is not None and not 0.0 < variant.ratio < 1.0:
+        raise ConfigError(f"{where}.ratio: must be in (0, 1), got {variant.ratio!r}")
     if variant.name and not _LABEL.fullmatch(variant.name):
         raise ConfigError(
             f"{where}.name: {variant.name!r} may only use letters, digits and _ . + -"

@@ -25,14 +25,24 @@ Every number of a row comes from one `predictor` per run: accuracy by
 arg-max, loss by ``model.compute_loss`` (the compiled loss and any
 regularization) over the whole split, as ``model.evaluate`` reports it up to
 float32 summation order.
+
+With ``draws`` > 0 (a variant's ``test_draws``), the layers that can draw their
+windows at inference (fractional max pooling's ``random_at_inference``) do so
+while the run is scored, and every prediction is the mean of the class
+probabilities of ``draws`` forward passes (Graham 2014's test-time averaging);
+its "logits" are their log, so loss and accuracy follow from the averaged
+probabilities. Training and early stopping never see this switch.
 """
 
+import contextlib
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
-_STEPS = weakref.WeakKeyDictionary()  # model -> its traced inference step
+from keras_pool.surgery import leaf_layers
+
+_STEPS = weakref.WeakKeyDictionary()  # (model) -> {draws: its traced inference step}
 
 
 def shift(x, dy, dx=0):
@@ -78,8 +88,11 @@ def _span(offset, size):
     return slice(0, size + offset), slice(-offset, size)
 
 
-def predictor(model, batch_size=256):
+def predictor(model, batch_size=256, draws=0):
     """A predict function from a Keras model (inference mode), `batch_size` images a step.
+
+    With `draws` > 0 it returns the log of the class probabilities averaged
+    over `draws` calls (call it inside `random_windows(model)`).
 
     One `tf.function` of the model's inference call, traced once and fed NumPy
     batches of one shape (the last one padded with zeros, its padding dropped):
@@ -88,10 +101,18 @@ def predictor(model, batch_size=256):
     (~40 ms) around a few milliseconds of work, and trace (and for XLA-clustered
     poolings, compile) again for every new size of a last batch.
     """
-    step = _STEPS.get(model)
+    steps = _STEPS.setdefault(model, {})
+    step = steps.get(draws)
     if step is None:  # one per model: a model reused across runs is traced once
         held = weakref.ref(model)  # the step must not keep its model alive
-        step = _STEPS[model] = tf.function(lambda x: held()(x, training=False))
+        if draws:
+            def averaged(x):
+                probs = [tf.nn.softmax(tf.cast(held()(x, training=False), tf.float32))
+                         for _ in range(draws)]
+                return tf.math.log(tf.maximum(tf.add_n(probs) / draws, 1e-30))
+            step = steps[draws] = tf.function(averaged)
+        else:
+            step = steps[draws] = tf.function(lambda x: held()(x, training=False))
 
     def predict(x):
         x = np.asarray(x, dtype="float32")
@@ -180,7 +201,22 @@ def generalization_gap(train_accuracy, test_accuracy):
     return float(train_accuracy - test_accuracy)
 
 
-def evaluate(model, data, eval_cfg, seed):
+@contextlib.contextmanager
+def random_windows(model):
+    """Within the block, every layer of `model` that can draw its windows at inference
+    (fractional max pooling) does; as before afterwards."""
+    layers = [layer for layer in leaf_layers(model) if hasattr(layer, "random_at_inference")]
+    before = [layer.random_at_inference for layer in layers]
+    for layer in layers:
+        layer.random_at_inference = True
+    try:
+        yield layers
+    finally:
+        for layer, value in zip(layers, before):
+            layer.random_at_inference = value
+
+
+def evaluate(model, data, eval_cfg, seed, draws=0):
     """All the numbers of one run's results row.
 
     Args:
@@ -189,6 +225,8 @@ def evaluate(model, data, eval_cfg, seed):
         eval_cfg: the config's `EvalConfig` (``[eval]``).
         seed: fixes the consistency shifts, so variants with the same seed see
             the same shifts.
+        draws: 0 scores the model as it is; N > 0 averages its class
+            probabilities over N random draws of its windows (see above).
 
     Returns:
         A dict: ``train_accuracy, train_loss, test_accuracy, test_loss,
@@ -197,8 +235,12 @@ def evaluate(model, data, eval_cfg, seed):
         along the signal for signals) and, for images,
         ``accuracy_axis_shift_0 ..`` (along one axis).
     """
+    with random_windows(model) if draws else contextlib.nullcontext():
+        return _evaluate(model, data, eval_cfg, seed, predictor(model, eval_cfg.batch_size, draws))
+
+
+def _evaluate(model, data, eval_cfg, seed, predict):
     row = {}
-    predict = predictor(model, eval_cfg.batch_size)
     for split in ("train", "test"):
         x, y = data.arrays(split)
         logits = predict(x)

@@ -56,7 +56,7 @@ import numpy as np
 import keras_pool
 from keras_pool import registry
 
-from ..config import ANTIALIAS, BASELINES, DEFAULT_HEADS
+from ..config import ANTIALIAS, BASELINES, DEFAULT_HEADS, FRACTIONAL
 from ..errors import ConfigError
 
 _CONV, _DENSE, _POOL, _DROPOUT = range(4)
@@ -72,7 +72,7 @@ def layer_seed(seed, role, index=0):
 
 def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_options=None,
                 filters=(16, 32), kernel_size=3, pool_size=2, dense_units=0, dropout=0.0,
-                seed=0):
+                seed=0, fractional_ratio=None):
     """An uncompiled CNN: `pooling` after each conv block, `head` before the classifier.
 
     The model outputs logits:
@@ -99,12 +99,16 @@ def build_model(input_shape, num_classes, *, pooling="max", head="flatten", lp_o
         dropout: rate of a Dropout before the dense layers; 0 for none.
         seed: fixes the initial weights, the same for every pooling (paired
             initialisation: see ``experiments.run.models``).
+        fractional_ratio: the output ratio of "fractional" poolings; None is
+            1 / `pool_size`.
 
     Raises:
         ValueError: a `pooling` sequence whose length is not that of `filters`,
             or an `input_shape` of another rank.
     """
     lp_options = dict(lp_options or {})
+    if fractional_ratio is not None:
+        lp_options["output_ratio"] = fractional_ratio
     kinds = [pooling] * len(filters) if isinstance(pooling, str) else list(pooling)
     if len(kinds) != len(filters):
         raise ValueError(f"`pooling` needs one kind per conv stage ({len(filters)}); got {pooling}")
@@ -178,7 +182,7 @@ def from_config(variant, model_cfg, input_shape, num_classes, seed):
              else variant.kinds)
     build = {"cnn": _cnn, "vgg": _vgg, "resnet": _resnet, "application": _application,
              "custom": _custom}[family]
-    return build(input_shape, num_classes, kinds, head, variant.lp_options, model_cfg, seed)
+    return build(input_shape, num_classes, kinds, head, variant.layer_options, model_cfg, seed)
 
 
 def _cnn(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
@@ -357,9 +361,13 @@ def _custom(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
 
 
 def _options(name, lp_options, seed, index):
-    """Keyword arguments for the registry layer `name` at pooling stage `index`."""
+    """Keyword arguments for the registry layer `name` at pooling stage `index`, from the
+    variant's layer options (`lp_options`: the Lp ones and fractional's ``output_ratio``)."""
     if name.endswith("lp"):
-        return lp_options
+        return {k: v for k, v in lp_options.items() if k != "output_ratio"}
     if name.endswith("stochastic"):
         return {"seed": layer_seed(seed, _POOL, index)}
+    if name == FRACTIONAL:
+        ratio = {k: v for k, v in lp_options.items() if k == "output_ratio"}
+        return {"seed": layer_seed(seed, _POOL, index), **ratio}
     return {}

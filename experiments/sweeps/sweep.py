@@ -180,7 +180,7 @@ def data_key(cfg, size, seed):
 def _one_run(cfg, variant, seed, data, log_dir=None):
     """Fit and evaluate one variant; the record stored for it."""
     fitted = train.fit(variant, cfg, data, seed, log_dir)
-    scores = metrics.evaluate(fitted.model, data, cfg.eval, seed)
+    scores = metrics.evaluate(fitted.model, data, cfg.eval, seed, variant.test_draws)
     return {
         "dataset": cfg.data.dataset, "variant": variant.label, "pooling": variant.pooling_label,
         "head": variant.head or DEFAULT_HEADS[cfg.model.family], "p": variant.p,
