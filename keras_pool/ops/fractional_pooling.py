@@ -25,10 +25,17 @@ import numpy as np
 from keras import ops
 
 from keras_pool.ops import docs
-from keras_pool.ops import window as _window  # for `_window._FAST_PATHS`, read at call time
+from keras_pool.ops import (
+    window as _window,  # for `_window._FAST_PATHS`, read at call time
+)
 from keras_pool.ops.arguments import _check_rank, normalize_data_format, normalize_tuple
-from keras_pool.ops.window import _channels_last, _is_symbolic, _restore_format, spatial_dims
-from keras_pool.ops.window import with_spatial
+from keras_pool.ops.window import (
+    _channels_last,
+    _is_symbolic,
+    _restore_format,
+    spatial_dims,
+    with_spatial,
+)
 from keras_pool.xla_clusters import cluster
 
 # The column of PyTorch's `_random_samples` (batch, channels, rank) that each
