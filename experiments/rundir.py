@@ -5,8 +5,9 @@ A run folder (``runs/<config stem>`` by default) holds ``config.json`` and
 (one record per finished run: what resuming skips), ``results.csv`` and
 ``history.csv`` (the tables, rewritten after each run), ``summary.md``,
 ``findings.md`` and the plots (rendered from the tables), and ``tensorboard/``
-when asked for. Every file is written whole or not at all (`write_atomic`):
-a kill at any moment leaves the previous version. Sweeps, tuning and the
+when asked for. Every file is written whole or not at all (`write_atomic`;
+`save_figure` for the plots): a kill at any moment leaves the previous version
+(and, at worst, a hidden ``.<name>.*.tmp`` file beside it). Sweeps, tuning and the
 benchmarks all write through this module.
 """
 
@@ -79,6 +80,25 @@ def write_atomic(path, text):
         os.chmod(tmp, default_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, path, **kwargs):
+    """Save the matplotlib `fig` to `path` as `write_atomic` writes text: whole or not at all.
+
+    The format is the suffix of `path`; `kwargs` go to ``fig.savefig``.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, default_file_mode())
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format=path.suffix.lstrip(".") or None, **kwargs)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -125,7 +125,9 @@ class DataConfig:
     test_split: float = option(0.2, low=0.05, high=0.9)  # "folder" / "npz" without a test set
     data_dir: str = ""  # TFDS folder; "" means $TFDS_DATA_DIR or ~/tensorflow_datasets
     download: bool = False  # TFDS only: download when not prepared (needs internet)
-    image_size: int = option(0, low=0)  # square resize; 0 keeps the native size
+    # square resize; 0 keeps the native size; at most 4096 (more is a typo that would only
+    # run out of memory)
+    image_size: int = option(0, low=0, high=4096)
     # zero border added on every side, after the resize; "auto" = wide enough that no
     # shift up to eval.max_shift (or train.augment_shift) clips a feature map
     pad: int | str = option(0, low=0, choices_str=("auto",))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..rundir import axis_shift_columns, shift_columns
 from ..stats import at_size, band, by_variant, mean_ci, missing, regimes
 
@@ -92,7 +93,7 @@ def _note(rows, sizes):
 
 def _save(plt, fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps a legend outside the axes
+    rundir.save_figure(fig, path, dpi=110, bbox_inches="tight")  # keeps a legend outside
     plt.close(fig)
     return path
 

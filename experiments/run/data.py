@@ -23,6 +23,7 @@ two cores, and 2x slower with each pinned to a core. The batches are the same ei
 """
 
 import dataclasses
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -116,6 +117,8 @@ def load(cfg, train_size=None, seed=None):
     """
     split_seed = _split_seed(cfg, seed)
     raw = sources.source(cfg.dataset)(cfg, split_seed)
+    check_labels(cfg, raw)
+    _check_size(cfg, raw)
     x_train, x_test = (_images(x, raw.max_value, cfg.image_size, cfg.pad, raw.channels)
                        for x in (raw.x_train, raw.x_test))
     size = cfg.train_sizes[0] if train_size is None else train_size
@@ -133,6 +136,52 @@ def load(cfg, train_size=None, seed=None):
             arrays[key] = (arrays[key] - mean) / std
     arrays = {k: v.astype("int32" if k[0] == "y" else "float32") for k, v in arrays.items()}
     return Data(name=cfg.dataset, num_classes=int(raw.num_classes), **arrays)
+
+
+def check_labels(cfg, raw):
+    """ConfigError unless `raw` (a ``sources.Split``) has labels 0..num_classes-1, at least
+    two classes to train on, and no test class that training lacks (it could never be
+    predicted, and scoring it would only lower the accuracy)."""
+    where = (f"data.path: {cfg.path}:" if cfg.dataset in ("folder", "npz")
+             else f"data.dataset {cfg.dataset!r}:")
+    y = np.asarray(raw.y_train)
+    if len(y) and (y.min() < 0 or y.max() >= raw.num_classes):
+        raise ConfigError(f"{where} training labels run {y.min()}..{y.max()}, outside the "
+                          f"{raw.num_classes} classes 0..{raw.num_classes - 1}")
+    trained = np.unique(raw.y_train)
+    if len(trained) < 2:
+        raise ConfigError(f"{where} the training split has one class only "
+                          f"({', '.join(map(str, trained))}); a classifier needs two")
+    unseen = np.setdiff1d(np.unique(raw.y_test), trained)
+    if len(unseen):
+        count = int(np.isin(raw.y_test, unseen).sum())
+        raise ConfigError(f"{where} the test split has classes the training split lacks: "
+                          f"{', '.join(map(str, unseen[:10]))}"
+                          f"{' ...' if len(unseen) > 10 else ''} ({count} test examples); "
+                          f"they could never be predicted: give the training split examples "
+                          f"of every class")
+
+
+def _check_size(cfg, raw):
+    """ConfigError if resizing to ``image_size`` would need more memory than the machine has."""
+    x = raw.x_train
+    if not cfg.image_size or x.ndim < (3 if not raw.channels else 4):
+        return
+    channels = x.shape[-1] if raw.channels else 1
+    needed = (len(x) + len(raw.x_test)) * (cfg.image_size + 2 * _pad(cfg)) ** 2 * channels * 4
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > memory:
+        count = len(x) + len(raw.x_test)
+        raise ConfigError(f"data.image_size: {cfg.image_size} makes the {count} "
+                          f"images {needed / 2**30:.0f} GiB as float32, more than this "
+                          f"machine's {memory / 2**30:.0f} GiB of memory; choose a smaller size")
+
+
+def _pad(cfg):
+    return cfg.pad if isinstance(cfg.pad, int) else 0
 
 
 def _split_seed(cfg, seed):

@@ -57,7 +57,7 @@ import keras_pool
 from keras_pool import registry
 
 from ..config import ANTIALIAS, BASELINES, DEFAULT_HEADS, FRACTIONAL
-from ..errors import ConfigError
+from ..errors import ConfigError, one_line
 
 _CONV, _DENSE, _POOL, _DROPOUT = range(4)
 
@@ -301,6 +301,26 @@ def _application(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
     return keras.Model(inputs, outputs, name=cfg.application.lower())
 
 
+def check_buildable(variants, model_cfg, input_shape, num_classes, seed=0):
+    """Build (and drop) the model of every variant once: ConfigError if one cannot be built.
+
+    The pre-flight check of every command that trains (``experiments.sweeps.sweep.preflight``):
+    a builder that cannot be imported, raises or returns a wrong model, a variant the
+    family cannot express on these inputs (an application without max pooling to swap,
+    images too small for the poolings), each fails here in one line that names the
+    variant, before anything is written or trained. Nothing is compiled or trained.
+    """
+    for variant in variants:
+        try:
+            from_config(variant, model_cfg, input_shape, num_classes, seed)
+        except ConfigError:
+            raise  # it names its key (model.builder, model.application, the variant)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"variant {variant.label!r}: the {model_cfg.family} model cannot "
+                              f"be built for inputs {tuple(input_shape)}: "
+                              f"{one_line(error)}") from None
+
+
 def load_builder(cfg):
     """The function named by `cfg.builder` ("module:function").
 
@@ -349,8 +369,16 @@ def _custom(input_shape, num_classes, kinds, head, lp_options, cfg, seed):
     def make_head():
         return registry.head(head, rank=rank, **_options(head, lp_options, seed, 0))
 
-    model = load_builder(cfg)(tuple(input_shape), num_classes, pooling=pooling, head=make_head,
-                              seed=seed)
+    build = load_builder(cfg)
+    try:
+        model = build(tuple(input_shape), num_classes, pooling=pooling, head=make_head,
+                      seed=seed)
+    except ConfigError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever the user's code raises is its own
+        raise ConfigError(f"model.builder: {cfg.builder} raised {type(error).__name__} for "
+                          f"input_shape {tuple(input_shape)}, {num_classes} classes, pooling "
+                          f"{kind!r}: {one_line(error)}") from None
     if not isinstance(model, keras.Model):
         raise ConfigError(f"model.builder: {cfg.builder} returned {type(model).__name__}, "
                           f"not a keras.Model")

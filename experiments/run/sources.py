@@ -44,7 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..config import DATASETS
-from ..errors import ConfigError, DataUnavailable
+from ..errors import ConfigError, DataUnavailable, one_line
 
 DIGITS_TEST_FRACTION = 0.25
 DIGITS_SPLIT_SEED = 0
@@ -148,23 +148,60 @@ def _class_folders(root):
 
 
 def _read_folder(root, classes, size):
-    """(images as uint8-range float32 (N, H, W, C), labels) of one class-per-subfolder folder."""
-    files = sorted(f for c in classes for f in (root / c).rglob("*")
-                   if f.suffix.lower() in _IMAGE_SUFFIXES)
-    if not files:
-        raise ConfigError(f"data.path: no image files ({', '.join(_IMAGE_SUFFIXES)}) "
-                          f"under {root}")
-    from PIL import Image
+    """(images as uint8-range float32 (N, H, W, C), labels) of one class-per-subfolder folder.
 
-    with Image.open(files[0]) as first:
-        native, mode = first.size[::-1], first.mode
+    Every file is checked before Keras reads them: each class folder holds an image, each
+    file opens as an image, and without `size` all have one size (else Keras would resize
+    them to the first one's silently); a file Keras cannot decode (truncated) is named.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    files = []
+    for c in classes:
+        found = sorted(f for f in (root / c).rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
+        if not found:
+            raise ConfigError(f"data.path: class folder {root / c} holds no image files "
+                              f"({', '.join(_IMAGE_SUFFIXES)})")
+        files += found
+    shapes, mode = {}, None
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                shapes.setdefault(image.size, f)
+                mode = mode or image.mode  # the first file's, as Keras's color_mode
+        except (UnidentifiedImageError, OSError) as error:
+            raise ConfigError(f"data.path: {f} is not a readable image "
+                              f"({type(error).__name__}: {one_line(error)})") from None
+        if len(shapes) > 1 and not size:
+            (a, first), (b, other) = list(shapes.items())[:2]
+            raise ConfigError(f"data.path: images of different sizes ({first}: {a[0]}x{a[1]}, "
+                              f"{other}: {b[0]}x{b[1]}); set data.image_size to resize them "
+                              f"to one")
+    native = next(iter(shapes))[::-1]
     color = "grayscale" if mode in ("L", "LA", "1", "I", "I;16", "F") else "rgb"
     ds = keras.utils.image_dataset_from_directory(
         root, labels="inferred", label_mode="int", class_names=classes, color_mode=color,
         image_size=(size, size) if size else native, shuffle=False, batch_size=256,
         interpolation="bilinear", verbose=False)
-    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    try:
+        xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    except tf.errors.OpError as error:  # a file that opens but does not decode
+        raise ConfigError(_undecodable(files, error)) from None
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def _undecodable(files, error):
+    """The message for a folder Keras could not decode: the first file PIL cannot decode."""
+    from PIL import Image
+
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                image.load()
+        except (OSError, ValueError, SyntaxError) as bad:
+            return (f"data.path: {f} is truncated or corrupt "
+                    f"({type(bad).__name__}: {one_line(bad)})")
+    return f"data.path: an image could not be decoded: {one_line(error.message)}"
 
 
 def folder(cfg, split_seed=0):
@@ -175,9 +212,14 @@ def folder(cfg, split_seed=0):
         raise ConfigError(f"data.path: folder {root} not found")
     if (root / "train").is_dir() and (root / "test").is_dir():
         classes = _class_folders(root / "train")
-        if _class_folders(root / "test") != classes:
-            raise ConfigError(f"data.path: {root}/train and {root}/test have different "
-                              f"class folders")
+        tested = _class_folders(root / "test")
+        if tested != classes:
+            unseen = sorted(set(tested) - set(classes))
+            raise ConfigError(
+                f"data.path: {root / 'test'} has classes {root / 'train'} lacks: "
+                f"{', '.join(unseen)} (they could never be predicted)" if unseen else
+                f"data.path: {root / 'test'} lacks class folders of {root / 'train'}: "
+                f"{', '.join(sorted(set(classes) - set(tested)))}")
         x_train, y_train = _read_folder(root / "train", classes, cfg.image_size)
         x_test, y_test = _read_folder(root / "test", classes, cfg.image_size)
         arrays = x_train, y_train, x_test, y_test
@@ -207,12 +249,7 @@ def npz(cfg, split_seed=0):
     ys = [np.asarray(found["y_train"]).reshape(-1)]
     ys += [np.asarray(found["y_test"]).reshape(-1)] if "y_test" in found else []
     for x, y, split in zip(xs, ys, ("train", "test")):
-        if len(x) != len(y) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
-            raise ConfigError(f"data.path: {path}: y_{split} must hold one integer label "
-                              f">= 0 per example of x_{split}")
-        if not np.issubdtype(x.dtype, np.number) or x.ndim not in (2, 3, 4):
-            raise ConfigError(f"data.path: {path}: x_{split} must be numbers shaped (N, L[, C]) "
-                              f"or (N, H, W[, C]); got {x.dtype} {x.shape}")
+        _check_arrays(path, x, y, split)
     signals = cfg.layout == "signals" or (cfg.layout == "auto" and xs[0].ndim == 2)
     if signals and xs[0].ndim == 4:
         raise ConfigError(f"data.layout: 'signals' are (N, L[, C]); x_train is {xs[0].shape}")
@@ -220,15 +257,54 @@ def npz(cfg, split_seed=0):
         xs = [x[..., None] for x in xs]  # (N, L) -> (N, L, 1)
     elif not signals and xs[0].ndim == 3:
         xs = [x[..., None] for x in xs]  # (N, H, W) -> (N, H, W, 1)
-    num_classes = int(max(y.max() for y in ys)) + 1
-    if len(np.unique(ys[0])) < 2:
-        raise ConfigError(f"data.path: {path}: y_train has fewer than two classes")
+    classes = np.unique(ys[0])
+    if len(classes) < 2:
+        raise ConfigError(f"data.path: {path}: y_train has fewer than two classes "
+                          f"(only {', '.join(map(str, classes))}); a classifier needs two")
+    num_classes = int(classes[-1]) + 1
+    if len(classes) != num_classes:
+        missing = sorted(set(range(num_classes)) - set(classes.tolist()))
+        raise ConfigError(f"data.path: {path}: y_train must number the classes 0..K-1, each "
+                          f"with examples; it has labels 0..{num_classes - 1} but none of "
+                          f"{_listed(missing)}")
     xs = [x / 255.0 if x.dtype == np.uint8 else x for x in xs]  # each array by its own dtype
     if len(xs) == 1:
         arrays = _stratified(xs[0], ys[0], cfg.test_split, split_seed)
     else:
         arrays = xs[0], ys[0], xs[1], ys[1]
     return Split(*arrays, num_classes=num_classes, max_value=1.0, channels=True)
+
+
+def _check_arrays(path, x, y, split):
+    """ConfigError unless `x` and `y` are one finite example per integer label >= 0."""
+    where = f"data.path: {path}:"
+    if not np.issubdtype(x.dtype, np.number) or x.ndim not in (2, 3, 4):
+        raise ConfigError(f"{where} x_{split} must be numbers shaped (N, L[, C]) or "
+                          f"(N, H, W[, C]); got {x.dtype} {x.shape}")
+    if len(x) != len(y):
+        raise ConfigError(f"{where} x_{split} has {len(x)} examples but y_{split} has "
+                          f"{len(y)} labels; they must be one label per example")
+    if not len(x):
+        raise ConfigError(f"{where} x_{split} holds no examples")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ConfigError(f"{where} y_{split} must hold integer class labels 0..K-1; "
+                          f"got dtype {y.dtype}")
+    if y.min() < 0:
+        first = int(np.flatnonzero(y < 0)[0])
+        raise ConfigError(f"{where} y_{split} holds label {y[first]} (at index {first}); "
+                          f"labels must be 0..K-1")
+    if not np.issubdtype(x.dtype, np.integer):
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if bad.any():
+            raise ConfigError(f"{where} x_{split} holds NaN or infinite values (in "
+                              f"{int(bad.sum())} of {len(x)} examples, the first at index "
+                              f"{int(np.flatnonzero(bad)[0])})")
+
+
+def _listed(values, shown=10):
+    """`values` as "a, b, c" (the first `shown`, then how many more)."""
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return ", ".join(map(str, values[:shown])) + more
 
 
 # --- TFDS ---

@@ -130,9 +130,14 @@ def chief(cfg, out_dir, address, lost_after=LOST_AFTER, retries=RETRIES, log=pri
 
     Returns:
         0 when every run is finished, 1 if runs are missing.
+
+    Raises:
+        ConfigError: `out_dir` holds other runs, or bad input (`sweep.preflight`,
+            called before anything is written and before `workers` start).
     """
     out_dir = Path(out_dir)
     sweep.check_compatible(cfg, out_dir)
+    sweep.preflight(cfg, out_dir)  # bad input: one line, before anything is written or served
     sweep.prepare(cfg, out_dir)
     runs = sweep.plan(cfg)
     pending = [(n, s, v) for n, s, v in runs if not rundir.run_path(out_dir, v, s, n).is_file()]
@@ -294,11 +299,13 @@ def _decode(data):
 
 def _work(cfg, out_dir, log):
     """Ask the chief for runs, train them, send their records; 0 when told to stop."""
+    loaded = {}
+    sweep.preflight(cfg, loaded=loaded)  # bad input here: one line, before asking for runs
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     client = oracle_client.OracleClient(None)
     send = grpc.insecure_channel(oracle.address()).unary_unary(
         _REPORT, request_serializer=_encode, response_deserializer=_decode)
-    variants, loaded = {v.label: v for v in cfg.variants}, {}
+    variants = {v.label: v for v in cfg.variants}
     log(f"[{tuner_id}] asking the chief at {oracle.address()} for runs")
     while True:
         trial = client.create_trial(tuner_id)

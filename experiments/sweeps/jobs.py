@@ -32,7 +32,6 @@ import functools
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from .. import rundir
 from ..errors import ConfigError
@@ -44,8 +43,10 @@ from .distributed import LOST_AFTER, RETRIES
 def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRIES, log=print):
     """Run the sweep of `cfg` in `jobs` processes; see the module docstring.
 
-    With workers, the first pending run's data is loaded here first, so bad data
-    input fails at once, as in the plain sweep.
+    With workers, the chief checks the input first (``sweep.preflight``: the
+    first pending run's data, a model of every variant), before it writes
+    anything or starts a worker, so bad input fails at once in one line, as in
+    the plain sweep.
 
     Args:
         config_path: the config file `cfg` was loaded from; the workers load it
@@ -65,7 +66,7 @@ def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRI
 
     Raises:
         ConfigError: a bad `jobs`; more than one job while keras-tuner's
-            variables are set; a folder holding other runs; bad data input.
+            variables are set; a folder holding other runs; bad input.
     """
     if jobs == "auto":
         jobs = auto_jobs(cfg, out_dir) if oracle.role() == "local" else 1
@@ -76,10 +77,7 @@ def main(config_path, cfg, out_dir, jobs=1, lost_after=LOST_AFTER, retries=RETRI
     if oracle.role() != "local":
         raise ConfigError("--jobs starts its own chief and workers on this machine; unset "
                           "KERASTUNER_ORACLE_IP to use it, or start one process per worker")
-    pending = _pending(cfg, out_dir)
-    if pending:  # bad data input fails now, in one line, not in every worker
-        sweep.check_compatible(cfg, Path(out_dir))
-        sweep.load_data(cfg, pending[0][0], pending[0][1], {})
+    # the chief checks the input (sweep.preflight) before it starts the workers
     workers = functools.partial(_processes, config_path, out_dir, jobs)
     return distributed.chief(cfg, out_dir, "127.0.0.1:0", lost_after, retries, log,
                                    workers)

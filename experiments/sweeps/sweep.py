@@ -3,9 +3,11 @@
 `run` trains and evaluates every (training-set size, seed, variant) of a config
 in `plan` order: sizes outer, then seeds, so the first seeds are complete,
 paired sets early. Runs with the same data (equal `data_key`) share one load of
-it; the first pending run's data is loaded before anything is written, so bad
-data input fails at once. After each run its record (its results row plus
-``"history"``) is written whole, and ``results.csv`` and ``history.csv`` are
+it. Before anything is written, `preflight` loads the first pending run's data
+and builds the model of every variant, so bad input (data, builder,
+application, a variant the family cannot express) fails at once, in one line;
+every other command that trains calls it first too. After each run its record
+(its results row plus ``"history"``) is written whole, and ``results.csv`` and ``history.csv`` are
 rebuilt; at the end the report is rendered (``experiments.results.report``:
 the summary, the plots and, if the config has findings, ``findings.md``). The
 run folder's layout, and how its files are written, is in ``experiments.rundir``.
@@ -18,8 +20,8 @@ ConfigError (`check_compatible`); seeds, variants, findings and
 ``train.verbose`` and ``train.tensorboard``.
 
 The steps of `run` are functions of their own (`plan`, `check_compatible`,
-`prepare`, `load_data`, `one_run`, `finished`, `finish`, and `describe` and
-`scores` for log lines), so that a sweep spread over processes or machines
+`preflight`, `prepare`, `load_data`, `one_run`, `finished`, `finish`, and
+`describe` and `scores` for log lines), so that a sweep spread over processes or machines
 (``experiments.sweeps.distributed``, ``experiments.sweeps.jobs``) trains each
 run with the same code and writes the same files.
 """
@@ -35,7 +37,7 @@ from ..config import DEFAULT_HEADS
 from ..errors import ConfigError
 from ..results import report
 from ..run import data as data_lib
-from ..run import metrics, train
+from ..run import metrics, models, train
 
 _PACKAGES = ("keras-pool", "keras", "tensorflow", "numpy", "scipy", "scikit-learn",
              "tensorflow-datasets", "matplotlib")
@@ -89,6 +91,43 @@ def load_data(cfg, size, seed, loaded):
     return loaded[key]
 
 
+def preflight(cfg, out_dir=None, loaded=None):
+    """Reject bad input before anything is written or trained.
+
+    Loads the data of the first run left to do in `out_dir` (without `out_dir`:
+    the first run of the plan) and builds, without compiling or training, the
+    model of every variant on it (``models.check_buildable``). Data that cannot
+    be read or is malformed (``experiments.run.sources``, ``data.load``), a
+    builder that cannot be imported, raises or returns a wrong model, an
+    application or a variant the family cannot build: each is a one-line
+    ConfigError here. The one-process sweep, the chief of ``run --jobs N``
+    (before it starts its workers), a distributed sweep's chief and workers,
+    and ``tune`` (its chief and workers too) all call it first, so they reject
+    the same input the same way.
+
+    Args:
+        cfg: the experiment's `Config`.
+        out_dir: the run folder, or None.
+        loaded: the dict `load_data` keeps its data in (a new one if None).
+
+    Returns:
+        The data loaded, or None when every run is finished (nothing is checked).
+
+    Raises:
+        ConfigError: bad input, as above.
+    """
+    runs = plan(cfg)
+    if out_dir is not None:
+        runs = [(n, s, v) for n, s, v in runs
+                if not rundir.run_path(out_dir, v, s, n).is_file()]
+    if not runs:
+        return None
+    size, seed, _ = runs[0]
+    data = load_data(cfg, size, seed, {} if loaded is None else loaded)
+    models.check_buildable(cfg.variants, cfg.model, data.input_shape, data.num_classes, seed)
+    return data
+
+
 def one_run(cfg, variant, seed, size, data, out_dir):
     """Train and evaluate one run on `data` (loaded for `size` and `seed`); its record.
 
@@ -123,8 +162,7 @@ def run(cfg, out_dir, log=print):
     runs = plan(cfg)
     pending = [(n, s) for n, s, v in runs if not rundir.run_path(out_dir, v, s, n).is_file()]
     todo, loaded = len(pending), {}
-    if pending:  # load the first data now: bad data input fails before anything is written
-        load_data(cfg, *pending[0], loaded)
+    preflight(cfg, out_dir, loaded)  # bad input fails before anything is written
     prepare(cfg, out_dir)
     log(describe(cfg, out_dir, len(runs) - todo))
     records, start, ran = [], time.perf_counter(), 0

@@ -55,9 +55,8 @@ from keras_tuner.engine.trial import TrialStatus
 from .. import config, rundir
 from ..errors import ConfigError
 from ..results import plots
-from ..run import data as data_lib
 from ..run import metrics, train
-from ..sweeps import oracle
+from ..sweeps import oracle, sweep
 from . import search_space
 
 PROJECT = "keras_tuner"
@@ -83,10 +82,12 @@ def main(config_path, out_dir, log=print):
         are left), 1 if no trial completed.
 
     Raises:
-        ConfigError: a bad config, or a resume with different settings.
+        ConfigError: a bad config, bad input (`preflight`), or a resume with
+            different settings.
     """
     base, tune = search_space.load(config_path)
     role = oracle.role()
+    data = preflight(base, tune)  # bad input: one line, before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if role != "worker":
@@ -98,7 +99,7 @@ def main(config_path, out_dir, log=print):
         tuner.save()
         oracle.serve(tuner.oracle, tune.lost_after, tuner.write_results)
     else:
-        tuner.search(data_lib.load(base.data))
+        tuner.search(data)
         if role == "worker":
             log(f"{tuner.tuner_id}: no trials left; the chief writes the results")
             return 0
@@ -110,6 +111,28 @@ def main(config_path, out_dir, log=print):
     log(f"best: trial {best.trial_id}, {tune.objective} {best.score:.4f}: "
         f"python -m experiments run {out_dir / 'best.toml'}")
     return 0
+
+
+def preflight(base, tune):
+    """The search's data, after ``experiments.sweeps.sweep.preflight`` has checked it.
+
+    The sweep's own check, on a config whose variants are every pooling kind of
+    the space (with its first head) and every head (with its first pooling):
+    unreadable or malformed data, a builder or application that fails, a
+    pooling the family cannot build on these inputs, each a one-line
+    ConfigError before anything is written. Every role calls it (the chief
+    too, though it trains nothing), as every role of a distributed sweep does.
+    """
+    hp = search_space.hyperparameters(tune, len(base.model.filters))
+    first = dict(hp.values)  # every hyperparameter at its first choice / lower bound
+    if tune.tuner == "hyperband":
+        first["tuner/epochs"] = base.train.epochs
+    stages = [name for name in first if name.startswith("pooling")]
+    points = [{**first, **dict.fromkeys(stages, kind)} for kind in tune.space.pooling]
+    points += [{**first, "head": head} for head in tune.space.head]
+    trials = [search_space.trial_config(base, tune, values) for values in points]
+    variants = {c.variants[0].label: c.variants[0] for c in trials}
+    return sweep.preflight(dataclasses.replace(trials[0], variants=tuple(variants.values())))
 
 
 def _check_resume(out_dir, base, tune):
@@ -311,7 +334,7 @@ def _plot(rows, stages, tune, path):
     axes[0][-1].legend(title="head", fontsize="small")
     fig.suptitle(f"{len(done)} completed trials")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    rundir.save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
