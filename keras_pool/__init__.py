@@ -22,6 +22,9 @@ into models that already exist (pooling surgery).
 from keras_pool import ops, registry
 from keras_pool.antialiasing import antialias
 from keras_pool.layers import (
+    FractionalMaxPooling1D,
+    FractionalMaxPooling2D,
+    FractionalMaxPooling3D,
     BlurPooling1D,
     BlurPooling2D,
     BlurPooling3D,
@@ -71,6 +74,9 @@ MaxBlurPool1D, MaxBlurPool2D, MaxBlurPool3D = MaxBlurPooling1D, MaxBlurPooling2D
 MixedPool1D, MixedPool2D, MixedPool3D = MixedPooling1D, MixedPooling2D, MixedPooling3D
 GatedPool1D, GatedPool2D, GatedPool3D = GatedPooling1D, GatedPooling2D, GatedPooling3D
 SoftPool1D, SoftPool2D, SoftPool3D = SoftPooling1D, SoftPooling2D, SoftPooling3D
+FractionalMaxPool1D, FractionalMaxPool2D, FractionalMaxPool3D = (
+    FractionalMaxPooling1D, FractionalMaxPooling2D, FractionalMaxPooling3D
+)
 GlobalMinPool1D, GlobalMinPool2D, GlobalMinPool3D = (
     GlobalMinPooling1D, GlobalMinPooling2D, GlobalMinPooling3D
 )

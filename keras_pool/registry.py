@@ -10,7 +10,10 @@
 
 "blur" takes its subsampling factor from `strides` (or `pool_size`) and pads
 by `padding_mode`: its output has ceil(n / strides) cells whatever `padding`
-says (the sizes of "same" padding).
+says (the sizes of "same" padding). "fractional" takes windows of `pool_size`
+cells and, unless an `output_size` or `output_ratio` is given, the output
+ratio 1 / `strides` (so int(n / strides) cells: a drop-in for "valid" max
+pooling); its windows always lie inside the input, so `padding` is not used.
 """
 
 import keras
@@ -36,6 +39,11 @@ _WINDOWED = {
     "mixed": (layers.MixedPooling1D, layers.MixedPooling2D, layers.MixedPooling3D),
     "gated": (layers.GatedPooling1D, layers.GatedPooling2D, layers.GatedPooling3D),
     "soft": (layers.SoftPooling1D, layers.SoftPooling2D, layers.SoftPooling3D),
+    "fractional": (
+        layers.FractionalMaxPooling1D,
+        layers.FractionalMaxPooling2D,
+        layers.FractionalMaxPooling3D,
+    ),
 }
 _GLOBAL = {
     "global_max": (
@@ -71,6 +79,7 @@ OPTIONS = {
     "maxblur": ("filter_size", "padding_mode"),
     "mixed": ("alpha", "mixing"),
     "gated": ("gating",),
+    "fractional": ("output_size", "output_ratio", "seed", "random_at_inference"),
 }
 OPTIONS.update({"global_lp": OPTIONS["lp"], "global_stochastic": OPTIONS["stochastic"]})
 
@@ -96,7 +105,7 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
 
     Args:
         name: "max", "avg", "min", "lp", "stochastic", "blur", "maxblur",
-            "mixed", "gated" or "soft".
+            "mixed", "gated", "soft" or "fractional".
         rank: 1, 2 or 3: the layer's spatial rank.
         pool_size: the window, as Keras's pooling layers take it.
         strides: None (the default) is `pool_size`.
@@ -105,7 +114,9 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
         **options: kind-specific (see `OPTIONS`: `p`, `normalize`,
             `trainable_p` for "lp", `seed` for "stochastic", `filter_size`,
             `padding_mode` for "blur" and "maxblur", `alpha`, `mixing` for
-            "mixed", `gating` for "gated"); None values are ignored.
+            "mixed", `gating` for "gated", `output_size`, `output_ratio`,
+            `seed`, `random_at_inference` for "fractional"); None values are
+            ignored.
 
     Returns:
         A new layer.
@@ -118,6 +129,12 @@ def pooling(name, rank=2, pool_size=2, strides=None, padding="valid", data_forma
         strides = pool_size  # their own default stride is 2, Keras pooling's is pool_size
     if name == "blur":
         return cls(strides=strides, data_format=data_format, **options)
+    if name == "fractional":
+        if "output_size" not in options and "output_ratio" not in options:
+            steps = strides if strides is not None else pool_size
+            steps = (steps,) * rank if isinstance(steps, int) else tuple(steps)
+            options["output_ratio"] = tuple(1.0 / s for s in steps)
+        return cls(pool_size=pool_size, data_format=data_format, **options)
     return cls(pool_size=pool_size, strides=strides, padding=padding,
                data_format=data_format, **options)
 

@@ -245,6 +245,9 @@ def swap_pooling(model, source, target, **layer_kwargs):
             cls = type(check(target_name, rank, **window, **layer_kwargs))
             if target_name == "blur":  # a blur has no window, only its stride
                 window = {"strides": layer.strides, "data_format": layer.data_format}
+            if target_name == "fractional" and not {"output_size", "output_ratio"} & set(
+                    layer_kwargs):
+                window = _fractional_window(layer, window)
         try:
             new = cls(**window, **layer_kwargs, **common)
         except (TypeError, ValueError) as error:
@@ -257,6 +260,22 @@ def swap_pooling(model, source, target, **layer_kwargs):
 
     return rebuild(model, lambda layer, _: Edit(make(layer), keep_weights=False)
                    if isinstance(layer, sources) else None)
+
+
+def _fractional_window(layer, window):
+    """A fractional pooling's arguments in place of windowed `layer`: its window size and
+    the replaced layer's output size when the model fixes it (else the ratio 1 / strides,
+    which gives "valid" pooling's sizes)."""
+    fractional = {"pool_size": window["pool_size"], "data_format": window["data_format"]}
+    try:
+        out = layer.output.shape
+    except (AttributeError, ValueError):  # several nodes, or none
+        out = None
+    spatial = None if out is None else (
+        tuple(out[1:-1]) if window["data_format"] == "channels_last" else tuple(out[2:]))
+    if spatial and all(isinstance(n, int) for n in spatial):
+        return {**fractional, "output_size": spatial}
+    return {**fractional, "output_ratio": tuple(1.0 / s for s in window["strides"])}
 
 
 def _check_same_shape(layer, new, target):

@@ -9,6 +9,11 @@ from keras_pool.layers.blur_pooling import (
     MaxBlurPooling2D,
     MaxBlurPooling3D,
 )
+from keras_pool.layers.fractional_pooling import (
+    FractionalMaxPooling1D,
+    FractionalMaxPooling2D,
+    FractionalMaxPooling3D,
+)
 from keras_pool.layers.lp_pooling import (
     GlobalLpPooling1D,
     GlobalLpPooling2D,

@@ -50,6 +50,7 @@ from keras_pool.ops.blur_pooling import (
     max_blurred_shape,
     normalize_blur_arguments,
 )
+from keras_pool.ops.fractional_pooling import fractional_max_pool
 from keras_pool.ops.lp_pooling import (
     _lp_reduce,
     _p_argument,

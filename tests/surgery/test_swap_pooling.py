@@ -35,10 +35,42 @@ def test_every_windowed_target_every_rank(rng, rank, target):
     new = keras_pool.swap_pooling(model, "max", target)
     cls = registry.pooling_classes(target)[rank - 1]
     (swapped,) = [l for l in new.layers if isinstance(l, cls)]
-    assert swapped.pool_size == (2,) * rank and swapped.strides == (2,) * rank
+    if target == "fractional":  # windows of pool_size cells, max pooling's output size
+        assert swapped.pool_size == (2,) * rank and swapped.output_size == (4,) * rank
+    else:
+        assert swapped.pool_size == (2,) * rank and swapped.strides == (2,) * rank
     x = rng.uniform(size=(2,) + (8,) * rank + (2,)).astype("float32")
     assert _np(new(x)).shape == (2, 3)
     assert isinstance(model.layers[2], registry.pooling_classes("max")[rank - 1])  # untouched
+
+
+@pytest.mark.parametrize("padding, size, pool, strides", [
+    ("same", 9, 2, 2), ("valid", 9, 3, 2), ("same", 7, 3, 2), ("valid", 12, 2, 2)])
+def test_fractional_takes_max_poolings_output_size(rng, padding, size, pool, strides, tmp_path):
+    inputs = keras.Input((size, size, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.MaxPooling2D(pool, strides, padding=padding)(x)
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(keras.layers.Flatten()(x)))
+    new = keras_pool.swap_pooling(model, "max", "fractional", seed=1)
+    (frac,) = [l for l in new.layers if isinstance(l, keras_pool.FractionalMaxPooling2D)]
+    expected = model.layers[2].output.shape[1:3]
+    assert frac.output_size == tuple(expected) and frac.pool_size == (pool, pool)
+    x = rng.normal(size=(2, size, size, 2)).astype("float32")
+    # weights kept; inference uses the fixed windows, so two calls agree
+    np.testing.assert_array_equal(_np(new.get_layer("conv").kernel),
+                                  _np(model.get_layer("conv").kernel))
+    np.testing.assert_array_equal(_np(new(x)), _np(new(x)))
+    path = tmp_path / "fractional.keras"
+    new.save(path)
+    np.testing.assert_array_equal(_np(keras.saving.load_model(path)(x)), _np(new(x)))
+
+
+def test_fractional_without_a_fixed_size_takes_the_ratio():
+    inputs = keras.Input((None, None, 2))
+    x = keras.layers.MaxPooling2D(2)(keras.layers.Conv2D(4, 3, padding="same")(inputs))
+    new = keras_pool.swap_pooling(keras.Model(inputs, x), "max", "fractional")
+    (frac,) = [l for l in new.layers if isinstance(l, keras_pool.FractionalMaxPooling2D)]
+    assert frac.output_size is None and frac.output_ratio == (0.5, 0.5)
 
 
 @pytest.mark.parametrize("target", [n for n in registry.HEADS if n != "flatten"])
