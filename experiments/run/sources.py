@@ -37,6 +37,7 @@ split -> a stratified one.
 import dataclasses
 import functools
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -236,6 +237,9 @@ def npz(cfg, split_seed=0):
     path = Path(cfg.path)
     if not path.is_file():
         raise ConfigError(f"data.path: file {path} not found")
+    if not zipfile.is_zipfile(path):  # else NumPy takes it for a pickle and says so
+        raise ConfigError(f"data.path: {path} is not a readable .npz file (not a zip archive "
+                          f"of arrays, as numpy.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             found = {k: arrays[k] for k in arrays.files}
