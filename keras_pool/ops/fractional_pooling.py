@@ -144,14 +144,6 @@ def draw_samples(inputs, rank, seed, data_format=None):
     return keras.random.uniform((shape[0], channels, rank), seed=seed, dtype="float32")
 
 
-def center_samples(inputs, rank, data_format=None):
-    """u = 0.5 everywhere: the deterministic windows of inference."""
-    data_format = normalize_data_format(data_format)
-    shape = ops.shape(inputs)
-    channels = shape[-1] if data_format == "channels_last" else shape[1]
-    return ops.full((shape[0], channels, rank), 0.5, "float32")
-
-
 def _check_samples(samples, inputs, rank, data_format):
     shape = tuple(getattr(samples, "shape", np.shape(samples)))
     expected = (inputs.shape[0], inputs.shape[-1] if data_format == "channels_last"

@@ -308,8 +308,24 @@ def test_training_draws_fresh_reproducible_windows_and_inference_is_fixed(rng):
     assert not np.array_equal(a1, a2)  # every call draws anew
     inference = _np(first(x))
     np.testing.assert_array_equal(inference, _np(first(x, training=False)))
-    centered = np.full((4, 3, 2), 0.5, "float32")
-    np.testing.assert_array_equal(inference, _np(fractional_max_pool(x, 17, 2, centered)))
+    np.testing.assert_array_equal(inference, _np(second(x)))  # a seed fixes them too
+    # one fixed draw per channel and axis, the same for every example
+    fixed = np.random.default_rng(42).uniform(size=(3, 2)).astype("float32")
+    np.testing.assert_array_equal(_np(first.inference_samples), fixed)
+    samples = np.broadcast_to(fixed, (4, 3, 2))
+    np.testing.assert_array_equal(inference, _np(fractional_max_pool(x, 17, 2, samples)))
+
+
+def test_inference_windows_differ_between_channels_and_survive_saving(rng, tmp_path):
+    x = np.tile(rng.normal(size=(1, 30, 1)).astype("float32"), (2, 1, 8))
+    layer = FractionalMaxPooling1D(output_size=20)  # no seed: a random draw, then fixed
+    out = _np(layer(x))
+    assert len({out[0, :, j].tobytes() for j in range(8)}) > 2  # channels differ
+    np.testing.assert_array_equal(out[0], out[1])  # examples share them
+    model = keras.Sequential([keras.Input((30, 8)), layer])
+    path = tmp_path / "fractional.keras"
+    model.save(path)
+    np.testing.assert_array_equal(_np(keras.saving.load_model(path)(x)), out)
 
 
 def test_random_at_inference_draws_fresh_windows_at_inference(rng):
@@ -366,7 +382,7 @@ class LayerTest(testing.TestCase):
             input_shape=shape,
             expected_output_shape=cls(**init).compute_output_shape(shape),
             expected_num_trainable_weights=0,
-            expected_num_non_trainable_weights=0,
+            expected_num_non_trainable_weights=1,  # the fixed inference windows
             expected_num_seed_generators=1,
             expected_num_losses=0,
             supports_masking=False,
