@@ -1,7 +1,9 @@
 """keras_pool: the pooling layers Keras lacks, on TensorFlow, JAX and PyTorch.
 
 Min, Lp (GeM), stochastic, anti-aliased (BlurPool, MaxBlurPool), learned
-(mixed, gated) and SoftPool layers, windowed in 1D/2D/3D and global; their
+(mixed, gated), SoftPool and fractional max pooling layers, windowed in
+1D/2D/3D and global; max pooling with indices and unpooling; spatial pyramid
+pooling; avg-max and log-sum-exp heads; their
 functional forms in `keras_pool.ops`; `keras_pool.registry` turns a name
 ("lp", "maxblur", ...) into a layer; `swap_pooling` and `antialias` put them
 into models that already exist (pooling surgery).
@@ -22,6 +24,24 @@ into models that already exist (pooling surgery).
 from keras_pool import ops, registry
 from keras_pool.antialiasing import antialias
 from keras_pool.layers import (
+    GlobalAvgMaxPooling1D,
+    GlobalAvgMaxPooling2D,
+    GlobalAvgMaxPooling3D,
+    GlobalCatAvgMaxPooling1D,
+    GlobalCatAvgMaxPooling2D,
+    GlobalCatAvgMaxPooling3D,
+    GlobalLsePooling1D,
+    GlobalLsePooling2D,
+    GlobalLsePooling3D,
+    MaxPoolingWithArgmax1D,
+    MaxPoolingWithArgmax2D,
+    MaxPoolingWithArgmax3D,
+    MaxUnpooling1D,
+    MaxUnpooling2D,
+    MaxUnpooling3D,
+    SpatialPyramidPooling1D,
+    SpatialPyramidPooling2D,
+    SpatialPyramidPooling3D,
     FractionalMaxPooling1D,
     FractionalMaxPooling2D,
     FractionalMaxPooling3D,
@@ -76,6 +96,22 @@ GatedPool1D, GatedPool2D, GatedPool3D = GatedPooling1D, GatedPooling2D, GatedPoo
 SoftPool1D, SoftPool2D, SoftPool3D = SoftPooling1D, SoftPooling2D, SoftPooling3D
 FractionalMaxPool1D, FractionalMaxPool2D, FractionalMaxPool3D = (
     FractionalMaxPooling1D, FractionalMaxPooling2D, FractionalMaxPooling3D
+)
+MaxPoolWithArgmax1D, MaxPoolWithArgmax2D, MaxPoolWithArgmax3D = (
+    MaxPoolingWithArgmax1D, MaxPoolingWithArgmax2D, MaxPoolingWithArgmax3D
+)
+MaxUnpool1D, MaxUnpool2D, MaxUnpool3D = MaxUnpooling1D, MaxUnpooling2D, MaxUnpooling3D
+SpatialPyramidPool1D, SpatialPyramidPool2D, SpatialPyramidPool3D = (
+    SpatialPyramidPooling1D, SpatialPyramidPooling2D, SpatialPyramidPooling3D
+)
+GlobalAvgMaxPool1D, GlobalAvgMaxPool2D, GlobalAvgMaxPool3D = (
+    GlobalAvgMaxPooling1D, GlobalAvgMaxPooling2D, GlobalAvgMaxPooling3D
+)
+GlobalCatAvgMaxPool1D, GlobalCatAvgMaxPool2D, GlobalCatAvgMaxPool3D = (
+    GlobalCatAvgMaxPooling1D, GlobalCatAvgMaxPooling2D, GlobalCatAvgMaxPooling3D
+)
+GlobalLsePool1D, GlobalLsePool2D, GlobalLsePool3D = (
+    GlobalLsePooling1D, GlobalLsePooling2D, GlobalLsePooling3D
 )
 GlobalMinPool1D, GlobalMinPool2D, GlobalMinPool3D = (
     GlobalMinPooling1D, GlobalMinPooling2D, GlobalMinPooling3D

@@ -68,6 +68,21 @@ _GLOBAL = {
         layers.GlobalSoftPooling2D,
         layers.GlobalSoftPooling3D,
     ),
+    "global_avgmax": (
+        layers.GlobalAvgMaxPooling1D,
+        layers.GlobalAvgMaxPooling2D,
+        layers.GlobalAvgMaxPooling3D,
+    ),
+    "global_catavgmax": (
+        layers.GlobalCatAvgMaxPooling1D,
+        layers.GlobalCatAvgMaxPooling2D,
+        layers.GlobalCatAvgMaxPooling3D,
+    ),
+    "global_lse": (
+        layers.GlobalLsePooling1D,
+        layers.GlobalLsePooling2D,
+        layers.GlobalLsePooling3D,
+    ),
 }
 POOLINGS = tuple(_WINDOWED)
 HEADS = ("flatten",) + tuple(_GLOBAL)
@@ -81,7 +96,8 @@ OPTIONS = {
     "gated": ("gating",),
     "fractional": ("output_size", "output_ratio", "seed", "random_at_inference"),
 }
-OPTIONS.update({"global_lp": OPTIONS["lp"], "global_stochastic": OPTIONS["stochastic"]})
+OPTIONS.update({"global_lp": OPTIONS["lp"], "global_stochastic": OPTIONS["stochastic"],
+                "global_lse": ("r", "trainable_r")})
 
 
 def _pick(table, kind, name, rank, options):
@@ -144,12 +160,15 @@ def head(name, rank=2, data_format=None, keepdims=False, **options):
 
     Args:
         name: "flatten", "global_max", "global_avg", "global_min", "global_lp",
-            "global_stochastic" or "global_soft".
+            "global_stochastic", "global_soft", "global_avgmax" ((avg + max) / 2),
+            "global_catavgmax" ([avg, max]: twice the channels) or "global_lse"
+            (log-sum-exp with a learned sharpness `r`).
         rank: 1, 2 or 3: the input's spatial rank.
         data_format: None, "channels_last" or "channels_first".
         keepdims: keep the pooled spatial axes (not for "flatten").
         **options: as for `pooling` ("global_lp": `p`, `normalize`,
-            `trainable_p`; "global_stochastic": `seed`).
+            `trainable_p`; "global_stochastic": `seed`; "global_lse": `r`,
+            `trainable_r`).
 
     Returns:
         A new layer.

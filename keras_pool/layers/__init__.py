@@ -1,4 +1,6 @@
-"""keras_pool layers: min, Lp, stochastic, blur, max-blur, mixed, gated and soft pooling."""
+"""keras_pool layers: min, Lp, stochastic, blur, max-blur, mixed, gated, soft and fractional
+max pooling; max pooling with indices and unpooling; spatial pyramid pooling; avg-max and
+log-sum-exp heads."""
 
 from keras_pool.layers.base import AtLeastOne, BaseGlobalPooling, BasePooling
 from keras_pool.layers.blur_pooling import (
@@ -13,6 +15,18 @@ from keras_pool.layers.fractional_pooling import (
     FractionalMaxPooling1D,
     FractionalMaxPooling2D,
     FractionalMaxPooling3D,
+)
+from keras_pool.layers.head_pooling import (
+    AtLeast,
+    GlobalAvgMaxPooling1D,
+    GlobalAvgMaxPooling2D,
+    GlobalAvgMaxPooling3D,
+    GlobalCatAvgMaxPooling1D,
+    GlobalCatAvgMaxPooling2D,
+    GlobalCatAvgMaxPooling3D,
+    GlobalLsePooling1D,
+    GlobalLsePooling2D,
+    GlobalLsePooling3D,
 )
 from keras_pool.layers.lp_pooling import (
     GlobalLpPooling1D,
@@ -39,6 +53,11 @@ from keras_pool.layers.mixed_pooling import (
     MixedPooling3D,
     UnitInterval,
 )
+from keras_pool.layers.pyramid_pooling import (
+    SpatialPyramidPooling1D,
+    SpatialPyramidPooling2D,
+    SpatialPyramidPooling3D,
+)
 from keras_pool.layers.soft_pooling import (
     GlobalSoftPooling1D,
     GlobalSoftPooling2D,
@@ -54,4 +73,12 @@ from keras_pool.layers.stochastic_pooling import (
     StochasticPooling1D,
     StochasticPooling2D,
     StochasticPooling3D,
+)
+from keras_pool.layers.unpooling import (
+    MaxPoolingWithArgmax1D,
+    MaxPoolingWithArgmax2D,
+    MaxPoolingWithArgmax3D,
+    MaxUnpooling1D,
+    MaxUnpooling2D,
+    MaxUnpooling3D,
 )

@@ -11,7 +11,10 @@ the layers share, `window` the machinery every family stands on (shapes,
 `_FAST_PATHS` switch), `docs` the Args text the ops' docstrings share, and one
 module per family holds all of that family's code: `min_pooling`,
 `lp_pooling`, `stochastic_pooling`, `blur_pooling` (BlurPool and MaxBlurPool),
-`mixed_pooling` (mixed and gated) and `soft_pooling`. Every name is also
+`mixed_pooling` (mixed and gated), `soft_pooling`, `fractional_pooling`
+(Graham's fractional max pooling), `unpooling` (max pooling with indices and
+max unpooling), `pyramid_pooling` (spatial pyramid pooling) and `head_pooling`
+(timm's avg-max, concatenated avg-max and log-sum-exp heads). Every name is also
 importable from `keras_pool.ops` itself.
 
 >>> import numpy as np
@@ -51,6 +54,11 @@ from keras_pool.ops.blur_pooling import (
     normalize_blur_arguments,
 )
 from keras_pool.ops.fractional_pooling import fractional_max_pool
+from keras_pool.ops.head_pooling import (
+    global_avg_max_pool,
+    global_cat_avg_max_pool,
+    global_lse_pool,
+)
 from keras_pool.ops.lp_pooling import (
     _lp_reduce,
     _p_argument,
@@ -68,6 +76,7 @@ from keras_pool.ops.mixed_pooling import (
     gated_pool,
     mixed_pool,
 )
+from keras_pool.ops.pyramid_pooling import spatial_pyramid_pool
 from keras_pool.ops.soft_pooling import _soft_reduce, global_soft_pool, soft_pool
 from keras_pool.ops.stochastic_pooling import (
     _draw_keys,
@@ -81,6 +90,7 @@ from keras_pool.ops.stochastic_pooling import (
     global_stochastic_pool,
     stochastic_pool,
 )
+from keras_pool.ops.unpooling import max_pool_with_argmax, max_unpool
 from keras_pool.ops.window import (
     HALF_DTYPES,
     _channels_last,

@@ -73,7 +73,13 @@ def test_fractional_without_a_fixed_size_takes_the_ratio():
     assert frac.output_size is None and frac.output_ratio == (0.5, 0.5)
 
 
-@pytest.mark.parametrize("target", [n for n in registry.HEADS if n != "flatten"])
+def test_a_head_that_changes_the_feature_size_is_refused():
+    with pytest.raises(ValueError, match="gives output shape .* where the model has"):
+        keras_pool.swap_pooling(_net(2), "global_avg", "global_catavgmax")
+
+
+@pytest.mark.parametrize("target", [n for n in registry.HEADS
+                                    if n not in ("flatten", "global_catavgmax")])
 def test_every_global_target(rng, target):
     new = keras_pool.swap_pooling(_net(2), "global_avg", target)
     assert isinstance(new.layers[-2], registry.pooling_classes(target)[1])
