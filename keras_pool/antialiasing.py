@@ -26,6 +26,7 @@ import keras
 
 from keras_pool import layers as pool_layers
 from keras_pool import ops as pool_ops
+from keras_pool._keras_private import inbound_nodes, outbound_nodes
 from keras_pool.surgery import Edit, check_model, clone_layer, leaf_layers, rebuild
 
 CONVOLUTIONS = (
@@ -195,9 +196,9 @@ def _window(layer):
 
 
 def _spatial(layer, data_format):
-    shape = layer.input.shape if len(layer._inbound_nodes) == 1 else None
+    shape = layer.input.shape if len(inbound_nodes(layer)) == 1 else None
     if shape is None:  # a shared layer: its calls must agree
-        shapes = {tuple(node.input_tensors[0].shape) for node in layer._inbound_nodes}
+        shapes = {tuple(node.input_tensors[0].shape) for node in inbound_nodes(layer)}
         if len(shapes) != 1:
             raise ValueError(
                 f"antialias: layer {layer.name!r} is called on inputs of different shapes "
@@ -259,12 +260,12 @@ def _pointwise_chain_end(layer, parent):
         return end
     inside = {id(op) for op in parent.operations}
     end = layer
-    while len(end._inbound_nodes) == 1:
-        consumers = [n for n in end._outbound_nodes if id(n.operation) in inside]
+    while len(inbound_nodes(end)) == 1:
+        consumers = [n for n in outbound_nodes(end) if id(n.operation) in inside]
         if len(consumers) != 1:
             break
         nxt = consumers[0].operation
-        if not _is_pointwise(nxt) or len(nxt._inbound_nodes) != 1:
+        if not _is_pointwise(nxt) or len(inbound_nodes(nxt)) != 1:
             break
         end = nxt
     return end

@@ -24,9 +24,9 @@ as a layer, are rebuilt the same way. The original model is not touched.
 import dataclasses
 
 import keras
-from keras.src.models.functional import Functional
 
 from keras_pool import registry
+from keras_pool._keras_private import Functional, inbound_nodes, producer
 
 
 @dataclasses.dataclass
@@ -142,7 +142,7 @@ def _rebuild(model, edit, clones, pairs):
     # Inputs keep their layer names (clone_model names them after their tensors).
     inputs = keras.tree.map_structure(
         lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype,
-                              name=t._keras_history.operation.name),
+                              name=producer(t).name),
         model.input,
     )
     return keras.models.clone_model(
@@ -282,7 +282,7 @@ def _check_same_shape(layer, new, target):
     """ValueError when `new` would not give `layer`'s output shape."""
     try:
         shapes = [(node.input_tensors[0].shape, node.output_tensors[0].shape)
-                  for node in layer._inbound_nodes]
+                  for node in inbound_nodes(layer)]
     except (AttributeError, IndexError):
         return
     for in_shape, out_shape in shapes:

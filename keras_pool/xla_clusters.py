@@ -107,19 +107,18 @@ def _compiled_already():
     drawn outside it, a recompilation on every call.) TensorFlow's own test,
     the one `tf.function` makes before it opens an XLA context.
     """
-    from tensorflow.python.framework import ops as tf_ops
-    from tensorflow.python.ops import control_flow_util
+    from keras_pool import _tf_private
 
-    return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
+    return _tf_private.in_xla_context()
 
 
 def _xla_usable(tf):
     if not tf.test.is_built_with_xla():
         return False
     # The check Keras itself makes before XLA (not in TensorFlow's public API).
-    from tensorflow.python.framework.config import is_op_determinism_enabled
+    from keras_pool import _tf_private
 
-    return not (is_op_determinism_enabled() and tf.config.list_logical_devices("GPU"))
+    return not (_tf_private.op_determinism_enabled() and tf.config.list_logical_devices("GPU"))
 
 
 def _as_tensor(tf, value):

@@ -51,7 +51,8 @@ returns 1; re-running the same command retries them.
 
 Beyond keras-tuner's public API this uses its oracle client
 (``keras_tuner.src.distribute.oracle_client.OracleClient``) and, through
-``experiments.sweeps.oracle``, its oracle service.
+``experiments.sweeps.oracle``, its oracle service; both through
+``experiments._tuner_private``.
 """
 
 import contextlib
@@ -65,9 +66,8 @@ from pathlib import Path
 import grpc
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
-from keras_tuner.src.distribute import oracle_client
 
-from .. import rundir
+from .. import _tuner_private, rundir
 from ..errors import ConfigError
 from . import oracle, sweep
 
@@ -243,8 +243,9 @@ def _complete(runs_oracle, run, score):
     for trial in runs_oracle.trials.values():
         values = trial.hyperparameters.values
         if values.get("run") == run and trial.status not in oracle.FINISHED:
-            if trial.trial_id in runs_oracle._retry_queue:  # lost, waiting for a worker
-                runs_oracle._retry_queue.remove(trial.trial_id)
+            retry = _tuner_private.retry_queue(runs_oracle)
+            if trial.trial_id in retry:  # lost, waiting for a worker
+                retry.remove(trial.trial_id)
             runs_oracle.update_trial(trial.trial_id, {OBJECTIVE: score})
             trial.status = TrialStatus.COMPLETED
             runs_oracle.end_trial(trial)
@@ -302,7 +303,7 @@ def _work(cfg, out_dir, log):
     loaded = {}
     sweep.preflight(cfg, loaded=loaded)  # bad input here: one line, before asking for runs
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
-    client = oracle_client.OracleClient(None)
+    client = _tuner_private.OracleClient(None)
     send = grpc.insecure_channel(oracle.address()).unary_unary(
         _REPORT, request_serializer=_encode, response_deserializer=_decode)
     variants = {v.label: v for v in cfg.variants}

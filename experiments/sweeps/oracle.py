@@ -25,7 +25,8 @@ for a worker that died mid-trial; this one does not:
   workers have been told to stop (at most ``lost_after`` seconds later).
 
 Beyond keras-tuner's public API this uses (as of 1.4) its oracle gRPC service
-(``keras_tuner.src.distribute.oracle_chief.OracleServicer``, ``src.protos``).
+(``keras_tuner.src.distribute.oracle_chief.OracleServicer``, ``src.protos``),
+through ``experiments._tuner_private``.
 """
 
 import contextlib
@@ -37,9 +38,8 @@ from concurrent import futures
 import grpc
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus
-from keras_tuner.src import protos
-from keras_tuner.src.distribute import oracle_chief
 
+from .. import _tuner_private
 from ..errors import ConfigError
 
 FINISHED = (TrialStatus.COMPLETED, TrialStatus.FAILED)
@@ -92,7 +92,7 @@ def heartbeat(oracle, trial_id, every):
         stop.set()  # not joined: a call to a vanished chief may block for long
 
 
-class _Servicer(oracle_chief.OracleServicer):
+class _Servicer(_tuner_private.OracleServicer):
     """keras-tuner's oracle service, plus heartbeats and the rules of the module docstring."""
 
     def __init__(self, oracle):
@@ -108,7 +108,7 @@ class _Servicer(oracle_chief.OracleServicer):
             self.stopped = True
         else:
             time.sleep(1)  # IDLE: the worker asks again at once; pace it
-        return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+        return _tuner_private.service().CreateTrialResponse(trial=trial.to_proto())
 
     def GetTrial(self, request, context):
         self.heard[request.trial_id] = time.monotonic()
@@ -172,7 +172,7 @@ class Chief:
         self.oracle, self.lost_after, self.address = oracle, lost_after, address
         self.servicer = _Servicer(oracle)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        protos.get_service_grpc().add_OracleServicer_to_server(self.servicer, self.server)
+        _tuner_private.service_grpc().add_OracleServicer_to_server(self.servicer, self.server)
         if handlers:
             self.server.add_generic_rpc_handlers(tuple(handlers))
 
