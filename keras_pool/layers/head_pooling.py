@@ -182,8 +182,8 @@ class GlobalLsePooling2D(GlobalLsePooling):
 
     >>> tuple(GlobalLsePooling2D()(keras.random.uniform((4, 8, 8, 3))).shape)
     (4, 3)
-    >>> [w.name for w in GlobalLsePooling2D(r=3.0).trainable_weights]
-    ['r']
+    >>> [w.name for w in GlobalLsePooling2D(r=3.0).trainable_weights] == ["r"]
+    True
     """
 
     rank = 2
