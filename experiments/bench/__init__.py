@@ -14,7 +14,8 @@ each importing no backend library until it runs:
   timer (A B B A rounds, median ratio) that every backend and `surgery` use;
 - `adapters`: what differs between backends (compiling a function in a mode,
   a layer's forward or backward pass as a function, probing a mode, GPUs);
-- `suites`: the layer rows, the torch ``lp_pool2d`` row and the CNN train steps;
+- `suites`: the layer rows, the torch rows (``lp_pool2d``, ``fractional_max_pool2d``)
+  and the CNN train steps;
 - `output`: the rows, ``bench.csv`` and ``bench.md`` (``bench-jax.*`` and
   ``bench-torch.*`` on the other backends), written atomically;
 - `surgery`: the train-step overhead of ``keras_pool.antialias`` (``--surgery``).
@@ -114,9 +115,9 @@ def main(out_dir=None, quick=False, only=None, backend="tensorflow", rounds=None
             unavailable[mode] = reason
             output.log(f"mode {mode} is unavailable here: {reason}")
     modes = [m for m in MODES[backend] if m not in unavailable]
-    rows = bench_layers(backend, modes, settings, output.log, only)
+    rows = bench_layers(backend, modes, settings, output.log, only, failed)
     if not only:
-        rows += bench_torch(backend, modes, settings, output.log)
+        rows += bench_torch(backend, modes, settings, output.log, failed)
         rows += bench_cnn(backend, modes, settings, output.log, failed)
     seconds = time.perf_counter() - start
     markdown = to_markdown(rows, info, settings, seconds, backend, unavailable,

@@ -68,8 +68,9 @@ def pass_fn(layer, training, backward, backend):
         def backward_(x, dy):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                y = layer(x, training=training)
-            return tape.gradient(y, x, output_gradients=dy)
+                y, carried = split_outputs(layer(x, training=training))
+            grad = tape.gradient(y, x, output_gradients=dy)
+            return (grad, *carried) if carried else grad
 
         return (backward_ if backward else forward), ()
     if backend == "jax":
@@ -89,11 +90,16 @@ def pass_fn(layer, training, backward, backend):
         def forward(x, dy, trainable, non_trainable):
             return stateless(x, trainable, non_trainable)
 
+        def differentiated(x, trainable, non_trainable):
+            y, new_state = stateless(x, trainable, non_trainable)
+            y, carried = split_outputs(y)
+            return y, (carried, new_state)
+
         def backward_(x, dy, trainable, non_trainable):
-            _, vjp, new_state = jax.vjp(
-                lambda x: stateless(x, trainable, non_trainable), x, has_aux=True
+            _, vjp, (carried, new_state) = jax.vjp(
+                lambda x: differentiated(x, trainable, non_trainable), x, has_aux=True
             )
-            return vjp(dy)[0], new_state
+            return (vjp(dy)[0], new_state, carried) if carried else (vjp(dy)[0], new_state)
 
         return (backward_ if backward else forward), state
     import torch
@@ -103,11 +109,32 @@ def pass_fn(layer, training, backward, backend):
 
     def backward_(x, dy):
         x = x.detach().requires_grad_(True)
-        y = layer(x, training=training)
+        y, carried = split_outputs(layer(x, training=training))
         (grad,) = torch.autograd.grad(y, x, grad_outputs=dy)
-        return grad
+        return (grad, *carried) if carried else grad
 
     return (backward_ if backward else forward), ()
+
+
+def split_outputs(y):
+    """(differentiated, carried) of a layer's output: a tensor is differentiated;
+    of a list, the float tensors are (a list unless one) and the others
+    (argmax pooling's indices) are carried along, so that they are computed."""
+    import keras
+
+    if not isinstance(y, (list, tuple)):
+        return y, []
+    floats = [t for t in y if "float" in keras.backend.standardize_dtype(t.dtype)]
+    carried = [t for t in y if "float" not in keras.backend.standardize_dtype(t.dtype)]
+    return (floats[0] if len(floats) == 1 else floats), carried
+
+
+def cotangent(layer, x, training, seed=(3, 3)):
+    """A random cotangent of `layer`'s differentiated output(s) on `x` (see `pass_fn`)."""
+    y, _ = split_outputs(layer(x, training=training))
+    if isinstance(y, list):
+        return [normal(tuple(t.shape), seed=(*seed, i)) for i, t in enumerate(y)]
+    return normal(tuple(y.shape), seed=seed)
 
 
 def _call_args(layer):
@@ -125,13 +152,96 @@ def normal(shape, seed, absolute=False):
     return keras.ops.convert_to_tensor(np.abs(values) if absolute else values)
 
 
-def make_layer(name, rank, pool_args, options):
-    """The registry's layer `name` of `rank`: a head when `pool_args` is None."""
+def make_layer(name, rank, pool_args, options, x=None):
+    """The registry's layer `name` of `rank`: a head when `pool_args` is None.
+
+    A name of `ADAPTERS` is built by its adapter, given the bench input `x`.
+    """
     from keras_pool import registry
 
+    if name in ADAPTERS:
+        return globals()[ADAPTERS[name]](rank, pool_args or {}, options, x)
     if pool_args is None:
         return registry.head(name, rank=rank, **options)
     return registry.pooling(name, rank=rank, **pool_args, **options)
+
+
+# The candidates and baselines that are not registry pools (issue 26), by name: each
+# builder is `builder(rank, pool_args, options, x)` with `x` the bench input of `rank`.
+ADAPTERS = {
+    "max_pool_with_argmax": "_argmax_pooling",  # [values, indices]
+    "max_unpool": "_unpooling",  # pooled values -> input size, at x's argmax indices
+    "upsampling": "_upsampling",  # keras UpSampling(2) of the pooled values
+    "spp_max": "_pyramid",  # SpatialPyramidPooling bins (1, 2, 4), max
+    "spp_max_levels": "_pyramid_levels",  # its levels' pools, one output each
+}
+PYRAMID_BINS = (1, 2, 4)
+
+
+def pooled(x):
+    """The 2x2/2 (2/2, 2x2x2/2) max pool of `x`: the input of unpooling rows."""
+    import keras
+
+    return keras.ops.max_pool(x, 2, 2)
+
+
+def _argmax_pooling(rank, pool_args, options, x):
+    import keras_pool
+
+    return getattr(keras_pool, f"MaxPoolingWithArgmax{rank}D")(**pool_args, **options)
+
+
+def _unpooling(rank, pool_args, options, x):
+    import keras
+
+    import keras_pool
+
+    _, indices = keras_pool.ops.max_pool_with_argmax(x, 2)
+    unpool = getattr(keras_pool, f"MaxUnpooling{rank}D")(**pool_args, **options)
+
+    class MaxUnpoolingAt(keras.layers.Layer):
+        """`unpool([values, indices])` with the indices of pooling the bench input."""
+
+        def call(self, values):
+            return unpool([values, indices])
+
+    return MaxUnpoolingAt()
+
+
+def _upsampling(rank, pool_args, options, x):
+    import keras
+
+    return getattr(keras.layers, f"UpSampling{rank}D")(2)
+
+
+def _pyramid(rank, pool_args, options, x):
+    import keras_pool
+
+    return getattr(keras_pool, f"SpatialPyramidPooling{rank}D")(PYRAMID_BINS, "max")
+
+
+def _pyramid_levels(rank, pool_args, options, x):
+    import keras
+
+    class PyramidLevels(keras.layers.Layer):
+        """Each bin's adaptive max pool, not flattened or joined (Keras's
+        AdaptiveMaxPooling(1) raises on TensorFlow: GlobalMaxPooling(keepdims))."""
+
+        bench_label = (f"GlobalMaxPooling{rank}D + AdaptiveMaxPooling{rank}D "
+                       f"{', '.join(map(str, PYRAMID_BINS[1:]))} (levels, not joined)")
+
+        def __init__(self):
+            super().__init__()
+            self.levels = [
+                getattr(keras.layers, f"GlobalMaxPooling{rank}D")(keepdims=True) if b == 1
+                else getattr(keras.layers, f"AdaptiveMaxPooling{rank}D")(b)
+                for b in PYRAMID_BINS
+            ]
+
+        def call(self, x):
+            return [level(x) for level in self.levels]
+
+    return PyramidLevels()
 
 
 def built(layer, x, training):

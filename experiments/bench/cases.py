@@ -3,8 +3,11 @@
 Each `Case` pairs a keras_pool layer (a registry name and its options) with
 the Keras built-in of the same kind (min -> max, Lp -> average, stochastic
 training -> max, stochastic inference -> average) and carries the goal for
-its forward+backward ratio, if it has one. Names here are the ``case``
-column of ``bench.csv``; changing one changes the files the bench writes.
+its forward+backward ratio, if it has one. A candidate or baseline that is
+not a registry pool (the issue 26 ops: argmax pooling, unpooling, a pyramid
+and its levels) is an adapter of `adapters.ADAPTERS`, named the same way.
+Names here are the ``case`` column of ``bench.csv``; changing one changes
+the files the bench writes.
 """
 
 from dataclasses import dataclass, field
@@ -16,12 +19,13 @@ class Case:
 
     group: str  # "1D", "2D" or "3D": the rank of the input
     name: str  # the `case` column
-    candidate: str  # keras_pool registry name of the layer timed
-    baseline: str  # registry name of the Keras built-in it is timed against
+    candidate: str  # keras_pool registry name (or adapters.ADAPTERS name) of the layer timed
+    baseline: str  # registry (or adapter) name of the Keras built-in it is timed against
     options: dict = field(default_factory=dict)  # the candidate's own arguments
     pool_args: dict | None = field(default_factory=dict)  # both layers' window; None: heads
     training: bool = False  # call both layers with training=True
     goal: float | None = None  # the forward+backward ratio to stay under (None: no goal)
+    pooled: bool = False  # both run on the input max-pooled 2x2/2 (unpooling)
 
     @property
     def rank(self):
@@ -62,6 +66,14 @@ LAYER_CASES = (
     Case("2D", "SoftPooling2D 2x2/2", "soft", "avg", goal=3.0),
     Case("2D", "SoftPooling2D 3x3/2 same", "soft", "avg", pool_args=_SAME),
     Case("2D", "GlobalSoftPooling2D", "global_soft", "global_avg", pool_args=None),
+    # issue 26
+    Case("2D", "FractionalMaxPooling2D 2x2 ratio 1/2 train", "fractional", "max", _SEED,
+         training=True, goal=1.5),
+    Case("2D", "FractionalMaxPooling2D 2x2 ratio 1/2 infer", "fractional", "max", _SEED),
+    Case("2D", "max_pool_with_argmax 2x2/2", "max_pool_with_argmax", "max", goal=1.5),
+    Case("2D", "max_unpool 2x2/2", "max_unpool", "upsampling", pooled=True, goal=2.0),
+    Case("2D", "SpatialPyramidPooling2D max bins 1,2,4", "spp_max", "spp_max_levels",
+         pool_args=None, goal=1.25),
 ) + tuple(
     case
     for rank in (1, 3)
@@ -76,13 +88,17 @@ LAYER_CASES = (
     )
 )
 
-# The torch row: our LpPooling2D(p=3) against torch.nn.functional.lp_pool2d.
-TORCH_CASE = "LpPooling2D p=3 2x2/2"
+# The torch rows: our layer (a LAYER_CASES name) against a torch.nn.functional op.
+TORCH_CASE = "LpPooling2D p=3 2x2/2"  # against lp_pool2d
+TORCH_CASES = (
+    (TORCH_CASE, "lp_pool2d"),
+    ("FractionalMaxPooling2D 2x2 ratio 1/2 train", "fractional_max_pool2d"),
+)
 
 # The digits CNN's train step with each pooling (registry name, options) against max pooling.
 CNN_POOLINGS = (
     ("avg", None), ("min", None), ("lp", {"p": 3.0}), ("stochastic", None), ("blur", None),
-    ("maxblur", None), ("mixed", None), ("gated", None), ("soft", None),
+    ("maxblur", None), ("mixed", None), ("gated", None), ("soft", None), ("fractional", None),
 )
 CNN_INPUT = (24, 24, 1)  # configs/digits.toml: 8x8 digits upsampled to 16x16, 4-pixel border
 

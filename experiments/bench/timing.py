@@ -76,6 +76,11 @@ QUICK = Settings(
         "SoftPooling1D 2/2",
         "LpPooling3D p=3 2/2",
         "train step, lp pooling p=3",
+        "FractionalMaxPooling2D 2x2 ratio 1/2 train",  # also a torch row's case
+        "max_pool_with_argmax 2x2/2",
+        "max_unpool 2x2/2",
+        "SpatialPyramidPooling2D max bins 1,2,4",
+        "train step, fractional pooling",
     ),
     slow_mode_cases=("MinPooling2D 2x2/2",),
     quick=True,

@@ -32,6 +32,17 @@ GOAL_CASES = {
     "GlobalMinPooling2D",
     "GlobalLpPooling2D p=3",
     "GlobalStochasticPooling2D train",
+    # issue 26
+    "FractionalMaxPooling2D 2x2 ratio 1/2 train",
+    "max_pool_with_argmax 2x2/2",
+    "max_unpool 2x2/2",
+    "SpatialPyramidPooling2D max bins 1,2,4",
+}
+ISSUE_26_GOALS = {
+    "FractionalMaxPooling2D 2x2 ratio 1/2 train": ("fractional", "max", 1.5),
+    "max_pool_with_argmax 2x2/2": ("max_pool_with_argmax", "max", 1.5),
+    "max_unpool 2x2/2": ("max_unpool", "upsampling", 2.0),
+    "SpatialPyramidPooling2D max bins 1,2,4": ("spp_max", "spp_max_levels", 1.25),
 }
 
 
@@ -78,12 +89,59 @@ def test_every_case_has_a_goal_case_and_all_ranks():
     assert {("2D", case) for case in GOAL_CASES} <= layer_cases
     assert {"1D", "3D"} <= {group for group, _ in layer_cases}
     cnn_cases = {cases.cnn_case(p, o) for p, o in cases.CNN_POOLINGS}
-    assert "train step, lp pooling p=3" in cnn_cases
+    assert {"train step, lp pooling p=3", "train step, fractional pooling"} <= cnn_cases
     known = {case for _, case in layer_cases} | cnn_cases
     assert set(timing.QUICK.cases) <= known  # the quick sample names real cases
     assert set(timing.QUICK.slow_mode_cases) <= set(timing.QUICK.cases)
     assert timing.FULL.cases is None
     assert set(timing.FULL.slow_mode_cases) >= {c for c in GOAL_CASES}
+
+
+def test_issue_26_cases_their_baselines_goals_and_quick_sample():
+    by_name = {case.name: case for case in cases.LAYER_CASES}
+    for name, (candidate, baseline, goal) in ISSUE_26_GOALS.items():
+        case = by_name[name]
+        assert (case.candidate, case.baseline, case.goal) == (candidate, baseline, goal)
+        assert name in timing.QUICK.cases
+    assert by_name["FractionalMaxPooling2D 2x2 ratio 1/2 train"].training
+    assert by_name["FractionalMaxPooling2D 2x2 ratio 1/2 infer"].goal is None
+    assert by_name["max_unpool 2x2/2"].pooled
+    assert ("FractionalMaxPooling2D 2x2 ratio 1/2 train", "fractional_max_pool2d") in (
+        cases.TORCH_CASES)
+    assert {name for name, _ in cases.TORCH_CASES} <= set(by_name)
+    assert ("fractional", None) in cases.CNN_POOLINGS
+    assert "train step, fractional pooling" in timing.QUICK.cases
+
+
+def test_adapters_build_the_issue_26_layers_and_their_baselines():
+    """Each adapter's layer on TensorFlow: the shapes the rows time, and the
+    backward pass through argmax pooling's values that carries its indices."""
+    import keras
+
+    from experiments.bench import adapters
+
+    x = adapters.normal((2, 8, 8, 3), seed=0)
+    argmax = adapters.make_layer("max_pool_with_argmax", 2, {}, {}, x)
+    values, indices = argmax(x)
+    assert tuple(values.shape) == (2, 4, 4, 3) and "int" in str(indices.dtype)
+    fn, state = adapters.pass_fn(argmax, False, True, "tensorflow")
+    dy = adapters.cotangent(argmax, x, False)
+    grad, carried = fn(x, dy, *state)
+    assert tuple(grad.shape) == tuple(x.shape) and carried.dtype == indices.dtype
+    v = adapters.pooled(x)
+    unpool = adapters.make_layer("max_unpool", 2, {}, {}, x)
+    assert tuple(unpool(v).shape) == tuple(x.shape)
+    assert keras.ops.convert_to_numpy(unpool(v)).sum() == pytest.approx(
+        keras.ops.convert_to_numpy(v).sum(), rel=1e-5)
+    assert tuple(adapters.make_layer("upsampling", 2, {}, {}, x)(v).shape) == tuple(x.shape)
+    spp = adapters.make_layer("spp_max", 2, None, {}, x)
+    levels = adapters.make_layer("spp_max_levels", 2, None, {}, x)
+    shapes = [tuple(t.shape) for t in levels(x)]
+    assert shapes == [(2, 1, 1, 3), (2, 2, 2, 3), (2, 4, 4, 3)]
+    assert tuple(spp(x).shape) == (2, 1 + 4 + 16, 3)  # TF-Addons layout
+    fn, state = adapters.pass_fn(levels, False, True, "tensorflow")
+    grad = fn(x, adapters.cotangent(levels, x, False), *state)
+    assert tuple(grad.shape) == tuple(x.shape)
 
 
 def test_csv_covers_the_quick_sample_in_every_mode_and_pass(quick_run):
@@ -111,8 +169,11 @@ def test_csv_covers_the_quick_sample_in_every_mode_and_pass(quick_run):
     assert {r["baseline"] for r in cnn} == {"same model, max pooling"}
     torch_rows = [r for r in rows if r["group"] == "torch"]
     if _installed("torch"):
-        assert len(torch_rows) == 2 * len(fast_modes)
-        assert all("lp_pool2d" in r["baseline"] for r in torch_rows)
+        assert len(torch_rows) == 2 * 2 * len(fast_modes)  # two cases, two passes
+        ops = {r["case"]: r["baseline"].split(" (")[0] for r in torch_rows}
+        assert ops == {"LpPooling2D p=3 2x2/2": "torch lp_pool2d",
+                       "FractionalMaxPooling2D 2x2 ratio 1/2 train":
+                           "torch fractional_max_pool2d"}
 
 
 def test_csv_values_are_well_formed(quick_run):
@@ -130,6 +191,12 @@ def test_csv_values_are_well_formed(quick_run):
     assert goals["MinPooling2D 2x2/2"] == "<= 1.00"
     assert goals["LpPooling2D p=3 2x2/2"] == "<= 2.00"
     assert goals["GlobalStochasticPooling2D train"] == "<= 1.50"
+    for case, (_, _, goal) in ISSUE_26_GOALS.items():
+        assert goals[case] == f"<= {goal:.2f}"
+    baselines = {r["case"]: r["baseline"] for r in rows if r["group"] == "2D"}
+    assert baselines["max_unpool 2x2/2"] == "UpSampling2D"
+    assert baselines["SpatialPyramidPooling2D max bins 1,2,4"].startswith(
+        "GlobalMaxPooling2D + AdaptiveMaxPooling2D 2, 4")
 
 
 def test_markdown_names_backend_modes_machine_and_lists_every_row(quick_run):
