@@ -11,6 +11,7 @@ when asked for. Every file is written whole or not at all (`write_atomic`;
 benchmarks all write through this module.
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -68,24 +69,31 @@ def _umask():
     return mask
 
 
-def write_atomic(path, text):
-    """Write `text` to `path` via a temporary file in the same folder and a rename.
-
-    The file gets the mode a plain ``open(path, "w")`` would give (0666 less
-    the umask), not mkstemp's private 0600.
-    """
+@contextlib.contextmanager
+def _replacing(path, mode):
+    """A file opened in `mode` on a temporary beside `path` that replaces `path` (with the
+    mode a plain ``open(path, "w")`` would give: 0666 less the umask, not mkstemp's 0600)
+    only when the block ends without an exception; on one the temporary is removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, default_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        text = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, mode, **text) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_atomic(path, text):
+    """Write `text` to `path` via a temporary file in the same folder and a rename: a reader
+    (or a kill) never sees half of it."""
+    with _replacing(path, "w") as f:
+        f.write(text)
 
 
 def save_figure(fig, path, **kwargs):
@@ -93,18 +101,8 @@ def save_figure(fig, path, **kwargs):
 
     The format is the suffix of `path`; `kwargs` go to ``fig.savefig``.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, default_file_mode())
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=path.suffix.lstrip(".") or None, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with _replacing(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix.lstrip(".") or None, **kwargs)
 
 
 def write_json(path, value, indent=None):
