@@ -71,7 +71,7 @@ def normalize_blur_arguments(rank, filter_size, strides, padding_mode):
     if max(sizes) > MAX_FILTER_SIZE:
         raise ValueError(
             f"`filter_size` must be an int in 1..{MAX_FILTER_SIZE} or a tuple of them. "
-            f"Received: filter_size={filter_size!r}"
+            f"Received: filter_size={sizes}"
         )
     strides = normalize_tuple(strides, rank, "strides")
     return sizes, strides, normalize_choice(padding_mode, "padding_mode", PADDING_MODES)

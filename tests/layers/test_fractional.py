@@ -267,7 +267,8 @@ def test_compiled_calls_match_eager(rng, rank):
 
     np.testing.assert_array_equal(_np(compile_fn(op)(x)), _np(op(x)))
     layer = LAYERS[rank](output_ratio=0.7, seed=3)
-    np.testing.assert_array_equal(_np(compile_fn(layer)(x)), _np(layer(x)))
+    eager = _np(layer(x))  # built eagerly: jax.jit cannot create the layer's weight
+    np.testing.assert_array_equal(_np(compile_fn(layer)(x)), eager)
 
 
 def test_plain_tensorflow_graph_runs_the_xla_cluster_alike(rng):
