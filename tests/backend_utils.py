@@ -54,3 +54,21 @@ def compile_fn(fn):
 
 def supports_xla():
     return keras.backend.backend() in ("tensorflow", "jax")
+
+
+def assert_seeded_draws_reproduce_and_advance(layer, x):
+    """Under `compile_fn`, a random layer's seed state is explicit: the same state
+    gives the same training output, the state it returns gives another."""
+    layer.build(x.shape)
+    state = [v.value for v in layer.non_trainable_variables]
+
+    def step(state, x):
+        return layer.stateless_call([], state, x, training=True)
+
+    step = compile_fn(step)
+    out1, state1 = step(state, x)
+    out1_again, _ = step(state, x)
+    out2, _ = step(state1, x)
+    out1, out1_again, out2 = (keras.ops.convert_to_numpy(v) for v in (out1, out1_again, out2))
+    np.testing.assert_array_equal(out1, out1_again)
+    assert not np.array_equal(out1, out2)

@@ -28,6 +28,19 @@ class Documented:
             docs.document(cls, cls.shared_args_doc, cls.output_doc)
 
 
+def set_window_arguments(layer, pool_size, strides, padding, data_format):
+    """Checked `pool_size`, `strides` (default: `pool_size`), `padding` and
+    `data_format` set on `layer`, whose `rank` is 1, 2 or 3."""
+    layer.pool_size = pool_ops.normalize_tuple(pool_size, layer.rank, "pool_size")
+    layer.strides = (
+        layer.pool_size
+        if strides is None
+        else pool_ops.normalize_tuple(strides, layer.rank, "strides")
+    )
+    layer.padding = pool_ops.normalize_padding(padding)
+    layer.data_format = pool_ops.normalize_data_format(data_format)
+
+
 class BasePooling(Documented, keras.layers.Layer):
     """Windowed pooling with the arguments of `keras.layers.MaxPooling2D`.
 
@@ -41,14 +54,7 @@ class BasePooling(Documented, keras.layers.Layer):
         self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = pool_ops.normalize_tuple(pool_size, self.rank, "pool_size")
-        self.strides = (
-            self.pool_size
-            if strides is None
-            else pool_ops.normalize_tuple(strides, self.rank, "strides")
-        )
-        self.padding = pool_ops.normalize_padding(padding)
-        self.data_format = pool_ops.normalize_data_format(data_format)
+        set_window_arguments(self, pool_size, strides, padding, data_format)
         self.input_spec = keras.layers.InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs, training=None):

@@ -4,7 +4,7 @@ and MaxUnpooling1D/2D/3D, in PyTorch's index convention."""
 import keras
 
 from keras_pool import ops as pool_ops
-from keras_pool.layers.base import BasePooling, Documented
+from keras_pool.layers.base import BasePooling, Documented, set_window_arguments
 from keras_pool.layers.docs import WINDOWED_ARGS
 from keras_pool.ops.unpooling import (
     default_output_size,
@@ -83,14 +83,7 @@ value is the output's gradient at its index."""
                 f"`output_size` must be ints (pass a `reference` input for sizes known at run "
                 f"time). Received: output_size={output_size!r}"
             )
-        self.pool_size = pool_ops.normalize_tuple(pool_size, self.rank, "pool_size")
-        self.strides = (
-            self.pool_size
-            if strides is None
-            else pool_ops.normalize_tuple(strides, self.rank, "strides")
-        )
-        self.padding = pool_ops.normalize_padding(padding)
-        self.data_format = pool_ops.normalize_data_format(data_format)
+        set_window_arguments(self, pool_size, strides, padding, data_format)
 
     def _split(self, inputs):
         if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):

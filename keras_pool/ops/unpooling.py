@@ -21,7 +21,6 @@ named twice, the max of two overlapping windows, is written once) and
 PyTorch's gradient (the output's gradient gathered at the indices).
 """
 
-import itertools
 import math
 import numbers
 
@@ -35,13 +34,12 @@ from keras_pool.ops.window import (
     HALF_DTYPES,
     _channels_last,
     _is_symbolic,
-    _crop,
-    _fit,
     _pad_same,
     _pool_arguments,
     _restore_format,
     _spatial_shape,
     pooled_shape,
+    window_pieces,
     with_spatial,
 )
 
@@ -125,9 +123,8 @@ def _max_pool(x, rank, pool_size, strides, padding):
 def _argmax(x, values, pool_size, strides, padding):
     """PyTorch's indices (int32) of a channels_last tensor's window maxima `values`.
 
-    One pass per window offset d over the cells at d of every window (a
-    unit-stride slice of a view in which each axis is split into (blocks,
-    stride), as `window._correlate` takes them), in reverse window order: a
+    One pass per window offset d over the cells at d of every window
+    (`window.window_pieces`), in reverse window order: a
     cell equal to its window's maximum names it, so the first in window order
     stays. Only if the input has a NaN, a second pass in window order lets
     the last NaN of a window name it. Padded cells never do.
@@ -138,7 +135,7 @@ def _argmax(x, values, pool_size, strides, padding):
         x, befores = _pad_same(x, pool_size, strides)
     if keras.backend.standardize_dtype(values.dtype) != keras.backend.standardize_dtype(x.dtype):
         x = ops.cast(x, values.dtype)
-    pieces = _pieces(x, pool_size, strides)
+    pieces = dict(window_pieces(x, pool_size, strides))
     outs = [ops.shape(values)[axis] for axis in range(1, len(pool_size) + 1)]
     cells = [_cell(offset, spatial, outs, strides, befores) for offset in pieces]
     # A window no cell equals (all -inf: TensorFlow's max pool gives lowest())
@@ -164,27 +161,6 @@ def _argmax(x, values, pool_size, strides, padding):
     if keras.backend.backend() == "torch":
         return last_nan(indices) if bool(has_nan) else indices
     return ops.cond(has_nan, lambda: last_nan(indices), lambda: indices)
-
-
-def _pieces(x, pool_size, strides):
-    """{offset: the cells at `offset` of every window}, offsets in window order,
-    each piece (N, *out, C) of a channels_last tensor padded for valid windows."""
-    split, outs = [ops.shape(x)[0]], []
-    for axis, (k, s) in enumerate(zip(pool_size, strides), start=1):
-        outs.append((ops.shape(x)[axis] - k) // s + 1)
-        blocks = outs[-1] + (k - 1) // s
-        x = _fit(x, axis, blocks * s)
-        split += [blocks, s]
-    channels = ops.shape(x)[-1]
-    x = ops.reshape(x, split + [channels])
-    pieces = {}
-    for offset in itertools.product(*(range(k) for k in pool_size)):
-        piece = x
-        for i, (d, k, s, out) in enumerate(zip(offset, pool_size, strides, outs)):
-            if k > 1 or s > 1:
-                piece = _crop(piece, 1 + 2 * i, list(divmod(d, s)), [out, 1])
-        pieces[offset] = ops.reshape(piece, [split[0]] + outs + [channels])
-    return pieces
 
 
 def _first_cell(spatial, outs, strides, befores):

@@ -245,14 +245,12 @@ def _valid_counts(spatial, pool_size, strides, befores, dtype):
     return counts
 
 
-def _correlate(x, window, strides, weight):
-    """sum over window offsets d of weight(d) * x[i * strides + d], per channel.
+def window_pieces(x, window, strides):
+    """Yield (offset, the cells at `offset` of every window), offsets in window order.
 
-    `x` is channels_last and already padded (valid windows only); `weight(d)`
-    is a number or a tensor broadcastable to the channels. One unit-stride
-    slice per offset of a view in which each axis is split into (blocks,
-    stride), as in `_windows`, and a multiply-add: no window tensor and no
-    convolution kernel, so it runs alike on every backend, rank and dtype.
+    `x` is channels_last and padded for valid windows; each piece is
+    (N, *out, C). One unit-stride slice per offset of a view in which each
+    axis is split into (blocks, stride): no window tensor is built.
     """
     split, outs = [ops.shape(x)[0]], []
     for axis, (k, s) in enumerate(zip(window, strides), start=1):
@@ -262,15 +260,27 @@ def _correlate(x, window, strides, weight):
         split += [blocks, s]
     channels = ops.shape(x)[-1]
     x = ops.reshape(x, split + [channels])
-    total = None
     for offset in itertools.product(*(range(k) for k in window)):
         piece = x
         for i, (d, k, s, out) in enumerate(zip(offset, window, strides, outs)):
             if k > 1 or s > 1:
                 piece = _crop(piece, 1 + 2 * i, list(divmod(d, s)), [out, 1])
+        yield offset, ops.reshape(piece, [split[0]] + outs + [channels])
+
+
+def _correlate(x, window, strides, weight):
+    """sum over window offsets d of weight(d) * x[i * strides + d], per channel.
+
+    `x` is channels_last and already padded (valid windows only); `weight(d)`
+    is a number or a tensor broadcastable to the channels. One slice per
+    offset (`window_pieces`) and a multiply-add: no window tensor and no
+    convolution kernel, so it runs alike on every backend, rank and dtype.
+    """
+    total = None
+    for offset, piece in window_pieces(x, window, strides):
         term = piece * weight(offset)
         total = term if total is None else total + term
-    return ops.reshape(total, [split[0]] + outs + [channels])
+    return total
 
 
 def _windowed(name, inputs, pool_size, strides, padding, data_format, reduce):

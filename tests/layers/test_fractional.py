@@ -19,7 +19,11 @@ from keras_pool.layers.fractional_pooling import (
 from keras_pool.ops import fractional_pooling as fractional
 from keras_pool.ops import window
 from keras_pool.ops.fractional_pooling import fractional_max_pool
-from tests.backend_utils import compile_fn, value_and_grad
+from tests.backend_utils import (
+    assert_seeded_draws_reproduce_and_advance,
+    compile_fn,
+    value_and_grad,
+)
 
 LAYERS = {1: FractionalMaxPooling1D, 2: FractionalMaxPooling2D, 3: FractionalMaxPooling3D}
 
@@ -349,18 +353,7 @@ def test_samples_are_per_example_and_channel(rng):
 def test_compiled_stateless_calls_reproduce_and_advance(rng):
     layer = FractionalMaxPooling2D(output_ratio=0.7, seed=5)
     x = keras.ops.convert_to_tensor(rng.normal(size=(4, 16, 16, 3)).astype("float32"))
-    layer.build(x.shape)
-    state = [v.value for v in layer.non_trainable_variables]
-
-    def step(state, x):
-        return layer.stateless_call([], state, x, training=True)
-
-    step = compile_fn(step)
-    out1, state1 = step(state, x)
-    out1_again, _ = step(state, x)
-    out2, _ = step(state1, x)
-    np.testing.assert_array_equal(_np(out1), _np(out1_again))
-    assert not np.array_equal(_np(out1), _np(out2))
+    assert_seeded_draws_reproduce_and_advance(layer, x)
 
 
 # -- the layer contract -----------------------------------------------------------------

@@ -6,7 +6,10 @@ import pytest
 from scipy import stats
 
 import keras_pool
-from tests.backend_utils import compile_fn, supports_xla
+from tests.backend_utils import (
+    assert_seeded_draws_reproduce_and_advance,
+    supports_xla,
+)
 
 
 def _np(x):
@@ -92,18 +95,7 @@ def test_compiled_stateless_calls_reproduce_and_advance(rng):
     """Under jit (jax.jit / XLA tf.function) the seed state is explicit and advances."""
     layer = keras_pool.StochasticPooling2D(2, seed=5)
     x = keras.ops.convert_to_tensor(rng.uniform(0, 1, size=(4, 8, 8, 3)).astype("float32"))
-    layer.build(x.shape)
-    state = [v.value for v in layer.non_trainable_variables]
-
-    def step(state, x):
-        return layer.stateless_call([], state, x, training=True)
-
-    step = compile_fn(step)
-    out1, state1 = step(state, x)
-    out1_again, _ = step(state, x)
-    out2, _ = step(state1, x)
-    np.testing.assert_array_equal(_np(out1), _np(out1_again))
-    assert not np.array_equal(_np(out1), _np(out2))
+    assert_seeded_draws_reproduce_and_advance(layer, x)
 
 
 def test_fit_with_xla_where_the_backend_has_it(rng):
