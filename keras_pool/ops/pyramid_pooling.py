@@ -121,14 +121,15 @@ def _adaptive_fast(x, b, mode):
 
     Keras pools each axis with windows of ceil(n / b) and ceil(n / b) + 1 cells,
     and its TensorFlow kernel crashes the process (a floating point exception)
-    when that exceeds n: an axis of one cell takes the general path.
+    when that exceeds n: an axis of one cell takes the general path, as does
+    a Keras without the adaptive ops (3.12, which Python 3.10 installs, has none).
     """
     rank = len(x.shape) - 2
     if b == 1:
         axes = tuple(range(1, rank + 1))
         return ops.max(x, axis=axes, keepdims=True) if mode == "max" else ops.mean(
             x, axis=axes, keepdims=True)
-    if min(x.shape[1:-1]) < 2:
+    if min(x.shape[1:-1]) < 2 or not hasattr(ops, "adaptive_max_pool"):
         return _adaptive_general(x, b, mode)
     pool = ops.adaptive_max_pool if mode == "max" else ops.adaptive_average_pool
     return pool(x, (b,) * rank, data_format="channels_last")
