@@ -116,6 +116,8 @@ from keras_pool.ops.window import (
     spatial_dims,
     with_spatial,
 )
+# 0.1.0's single ops module imported these two from xla_clusters; kept importable here.
+from keras_pool.xla_clusters import cluster, inside_xla
 
 
 class _Ops(types.ModuleType):
