@@ -21,7 +21,8 @@ WINDOWED = {
     "max_blur": lambda rank, k, s, padding, **kw: _cls("MaxBlurPooling", rank)(
         k, s, 3, padding, "replicate", **kw),
 }
-GLOBAL = ("GlobalMinPooling", "GlobalLpPooling", "GlobalStochasticPooling", "GlobalSoftPooling")
+GLOBAL = ("GlobalMinPooling", "GlobalLpPooling", "GlobalStochasticPooling", "GlobalSoftPooling",
+          "GlobalAvgMaxPooling", "GlobalCatAvgMaxPooling", "GlobalLsePooling")
 
 
 def _cls(family, rank):

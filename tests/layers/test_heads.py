@@ -26,7 +26,7 @@ from keras_pool.ops.head_pooling import (
     global_lse_pool,
 )
 from tests import references as ref
-from tests.backend_utils import compile_fn, value_and_grad
+from tests.backend_utils import value_and_grad
 
 CLASSES = {
     "avg_max": (GlobalAvgMaxPooling1D, GlobalAvgMaxPooling2D, GlobalAvgMaxPooling3D),
@@ -185,23 +185,6 @@ def test_half_precision_with_large_values_stays_finite(rng, kind, policy):
     np.testing.assert_allclose(out, _reference(kind, half), rtol=1e-2, atol=64)
     _, grad = value_and_grad(lambda v: keras.ops.cast(layer(v), "float32"), x)
     assert np.all(np.isfinite(grad))
-
-
-@pytest.mark.parametrize("rank", [1, 2, 3])
-def test_compiled_calls_match_eager(rng, rank):
-    x = rng.normal(size=(2, *(5,) * rank, 3)).astype("float32")
-    for classes in CLASSES.values():
-        layer = classes[rank - 1]()
-        eager = _np(layer(x))
-        if layer.weights:
-            variables = [v.value for v in layer.trainable_variables]
-
-            def call(v, variables=variables, layer=layer):
-                return layer.stateless_call(variables, [], v)[0]
-        else:
-            call = layer
-        np.testing.assert_allclose(_np(compile_fn(call)(x)), eager, rtol=1e-5, atol=1e-6,
-                                   err_msg=layer.name)
 
 
 @pytest.mark.parametrize("shape", [(8, 3), (None, 3), (None, None, 3), (7, None, 5, None)])
